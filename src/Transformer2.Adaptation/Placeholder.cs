@@ -1,0 +1,2 @@
+namespace Transformer2.Adaptation;
+internal static class Placeholder { }

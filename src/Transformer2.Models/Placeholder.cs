@@ -1,0 +1,2 @@
+namespace Transformer2.Models;
+internal static class Placeholder { }

@@ -1,0 +1,2 @@
+namespace Transformer2.Training;
+internal static class Placeholder { }
