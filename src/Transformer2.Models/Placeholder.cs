@@ -1,2 +1,0 @@
-namespace Transformer2.Models;
-internal static class Placeholder { }
