@@ -1,0 +1,105 @@
+using static TorchSharp.torch;
+
+namespace Transformer2.Core.Svf;
+
+/// <summary>
+/// Materialises mixtures of K experts by blending cached per-expert compositions instead of recomposing.
+/// </summary>
+/// <remarks>
+/// Before its scalar normalisation W' is linear in z: with Aₖ = U·diag(S⊙zₖ)·Vᵀ and tₖ = Σ(S⊙zₖ),
+/// the mixture z' = Σ αₖzₖ gives W' = (Σ αₖAₖ)·ΣS / (Σ αₖtₖ), exactly the direct composition. A candidate then costs
+/// K scaled additions of an m×n matrix instead of an m×k×n product, which is what makes CEM over mixing weights cheap.
+/// The price is memory: K dense matrices per target, in the model's dtype (<see cref="CachedBytes"/>).
+/// </remarks>
+public sealed class SvfBlendCache : IDisposable
+{
+    readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    sealed record Entry(Tensor[] Compositions, double[] SingularValueSums, double TotalSingularValues);
+
+    /// <summary>Precomputes Aₖ and tₖ for every target in <paramref name="basis"/>.</summary>
+    /// <param name="layers">The SVF layers by target name (their factors are used).</param>
+    /// <param name="basis">Each expert's zₖ per target, as <see cref="SvfMixer.MixingBasis"/> returns.</param>
+    /// <param name="cancellationToken">Stops between matrices.</param>
+    public SvfBlendCache(IReadOnlyDictionary<string, SvfLinear> layers, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> basis, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        ArgumentNullException.ThrowIfNull(basis);
+        if (basis.Count == 0) throw new ArgumentException("Blending needs at least one expert.", nameof(basis));
+        ExpertCount = basis.Count;
+        try
+        {
+            foreach (var target in basis[0].Keys)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!layers.TryGetValue(target, out var layer))
+                    throw new ArgumentException($"No SVF layer for target '{target}'.", nameof(layers));
+                var compositions = new Tensor[basis.Count];
+                var sums = new double[basis.Count];
+                using (no_grad())
+                {
+                    for (int k = 0; k < basis.Count; k++)
+                    {
+                        if (!basis[k].TryGetValue(target, out var z))
+                            throw new ArgumentException($"Expert {k} has no vector for target '{target}'.", nameof(basis));
+                        (compositions[k], sums[k]) = SvfComposer.ComposeUnnormalised(layer.U, layer.S, layer.V, z, layer.weight.dtype);
+                    }
+                }
+                double total = layer.S.sum().to_type(ScalarType.Float64).item<double>();
+                _entries[target] = new Entry(compositions, sums, total);
+                CachedBytes += compositions.Sum(c => c.NumberOfElements * c.ElementSize);
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Number of experts K.</summary>
+    public int ExpertCount { get; }
+
+    /// <summary>Bytes held by the cached compositions.</summary>
+    public long CachedBytes { get; private set; }
+
+    /// <summary>Targets the cache covers.</summary>
+    public IEnumerable<string> Targets => _entries.Keys;
+
+    /// <summary>W' for mixing weights <paramref name="alphas"/> (length K) on one target. The caller owns the result.</summary>
+    public Tensor Blend(string target, ReadOnlySpan<double> alphas)
+    {
+        if (!_entries.TryGetValue(target, out var entry)) throw new KeyNotFoundException($"The blend cache has no target '{target}'.");
+        if (alphas.Length != ExpertCount) throw new ArgumentException($"{alphas.Length} weights for {ExpertCount} experts.", nameof(alphas));
+        double denominator = 0;
+        for (int k = 0; k < alphas.Length; k++) denominator += alphas[k] * entry.SingularValueSums[k];
+        if (Math.Abs(denominator) < 1e-30)
+            throw new ArgumentException($"Mixing weights make Σ(S⊙z') zero on '{target}'; the normalisation is undefined.", nameof(alphas));
+        double c = entry.TotalSingularValues / denominator;
+        using var noGrad = no_grad();
+        var result = entry.Compositions[0].mul(alphas[0] * c);
+        for (int k = 1; k < alphas.Length; k++) result.add_(entry.Compositions[k], alphas[k] * c);
+        return result;
+    }
+
+    /// <summary>Blends every target and merges it into its layer (see <see cref="SvfLinear.MergeComposed"/>).</summary>
+    public void MergeInto(IReadOnlyDictionary<string, SvfLinear> layers, MixtureWeights weights)
+    {
+        foreach (var target in _entries.Keys)
+        {
+            using var w = Blend(target, weights.For(target));
+            layers[target].MergeComposed(w);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var entry in _entries.Values)
+        {
+            foreach (var c in entry.Compositions) c?.Dispose();
+        }
+        _entries.Clear();
+        CachedBytes = 0;
+    }
+}

@@ -1,0 +1,198 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Transformer2.Core.Svf;
+
+/// <summary>
+/// A drop-in replacement for a bias-free or biased <c>Linear</c> that can rescale the singular values of its weight.
+/// </summary>
+/// <remarks>
+/// Fields <c>weight</c> and <c>bias</c> keep the checkpoint keys of the layer it replaces; the SVD factors are
+/// non-persistent buffers, so the state dict is unchanged. The base weight never requires a gradient: training
+/// an expert allocates no weight-sized gradient buffers. Three ways to adapt:
+/// <list type="bullet">
+/// <item><see cref="Multiplier"/> (or an ambient <see cref="SvfContext"/>) with <see cref="Path"/> = factored: no weight mutation.</item>
+/// <item>Composed path: W' built for each forward, differentiable through z.</item>
+/// <item><see cref="Merge"/>: W' written into <c>weight</c> once; <see cref="Unmerge"/> restores the original bits.</item>
+/// </list>
+/// </remarks>
+public sealed class SvfLinear : nn.Module<Tensor, Tensor>
+{
+#pragma warning disable IDE1006 // Field names are checkpoint keys.
+    /// <summary>The base weight [out, in] (or the merged W' while <see cref="IsMerged"/>).</summary>
+    public Parameter weight;
+
+    /// <summary>The bias [out], if the replaced layer had one.</summary>
+    public Parameter? bias;
+
+    // Field names equal buffer names: TorchSharp's to(dtype/device) swaps buffers by name, field included.
+    Tensor svf_u;   // U [out, k], weight dtype
+    Tensor svf_s;   // S [k], fp32 (fp64 for fp64 weights)
+    Tensor svf_v;   // V [in, k], weight dtype
+#pragma warning restore IDE1006
+    Tensor? _original;    // saved base weight while merged
+
+    /// <summary>Creates the layer from a weight, an optional bias and the weight's reduced SVD (V, not Vᵀ).</summary>
+    /// <param name="targetName">The weight's full name, e.g. <c>model.layers.0.mlp.up_proj.weight</c>; the key in <see cref="SvfContext"/> maps.</param>
+    /// <param name="weight">[out, in]; its dtype and device are kept.</param>
+    /// <param name="bias">[out] or null.</param>
+    /// <param name="u">U [out, k].</param>
+    /// <param name="singularValues">S [k].</param>
+    /// <param name="v">V [in, k].</param>
+    public SvfLinear(string targetName, Tensor weight, Tensor? bias, Tensor u, Tensor singularValues, Tensor v) : base(nameof(SvfLinear))
+    {
+        ArgumentException.ThrowIfNullOrEmpty(targetName);
+        if (weight.ndim != 2) throw new ArgumentException($"{targetName}: weight must be 2-D, got [{string.Join(", ", weight.shape)}].", nameof(weight));
+        SvfComposer.CheckFactors(u, singularValues, v);
+        if (u.shape[0] != weight.shape[0] || v.shape[0] != weight.shape[1])
+            throw new ArgumentException($"{targetName}: factors U [{string.Join(", ", u.shape)}], V [{string.Join(", ", v.shape)}] do not match weight [{string.Join(", ", weight.shape)}].");
+        if (bias is not null && (bias.ndim != 1 || bias.shape[0] != weight.shape[0]))
+            throw new ArgumentException($"{targetName}: bias shape [{string.Join(", ", bias.shape)}] does not match {weight.shape[0]} outputs.", nameof(bias));
+
+        TargetName = targetName;
+        // Everything the module keeps is detached from the caller's dispose scope: the module owns it.
+        this.weight = (Parameter)new Parameter(weight.detach(), requires_grad: false).DetachFromDisposeScope();
+        this.bias = bias is null ? null : (Parameter)new Parameter(bias.detach(), requires_grad: false).DetachFromDisposeScope();
+        svf_u = u.to(weight.dtype, weight.device).contiguous().DetachFromDisposeScope();
+        svf_s = singularValues.to(SingularValueType(weight.dtype), weight.device).contiguous().DetachFromDisposeScope();
+        svf_v = v.to(weight.dtype, weight.device).contiguous().DetachFromDisposeScope();
+        // Registered by hand, not by RegisterComponents: the factors must stay out of the state dict.
+        register_parameter(nameof(weight), this.weight);
+        if (this.bias is not null) register_parameter(nameof(bias), this.bias);
+        register_buffer(nameof(svf_u), svf_u, persistent: false);
+        register_buffer(nameof(svf_s), svf_s, persistent: false);
+        register_buffer(nameof(svf_v), svf_v, persistent: false);
+    }
+
+    /// <summary>The full name of the weight this layer adapts.</summary>
+    public string TargetName { get; }
+
+    /// <summary>Number of singular values, the length of an SVF vector for this layer.</summary>
+    public long Rank => svf_s.shape[0];
+
+    /// <summary>U [out, k] in the weight's dtype.</summary>
+    public Tensor U => svf_u;
+
+    /// <summary>S [k] in fp32.</summary>
+    public Tensor S => svf_s;
+
+    /// <summary>V [in, k] in the weight's dtype.</summary>
+    public Tensor V => svf_v;
+
+    /// <summary>
+    /// The multiplier z used when no <see cref="SvfContext"/> is active: [k], or [batch, k] for one per batch row.
+    /// Null runs the base weight. The caller owns the tensor.
+    /// </summary>
+    public Tensor? Multiplier { get; set; }
+
+    /// <summary>How <see cref="Multiplier"/> is applied; a per-row multiplier always takes the factored path.</summary>
+    public SvfPath Path { get; set; } = SvfPath.Factored;
+
+    /// <summary>True between <see cref="Merge"/> and <see cref="Unmerge"/>.</summary>
+    public bool IsMerged => _original is not null;
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        Tensor? z = Multiplier;
+        SvfPath path = Path;
+        if (SvfContext.TryGet(TargetName, out var ambient, out var ambientPath))
+        {
+            z = ambient;
+            path = ambientPath;
+        }
+        if (z is null) return nn.functional.linear(input, weight, bias);
+        if (z.shape[^1] != Rank)
+            throw new ArgumentException($"{TargetName}: multiplier has {z.shape[^1]} entries, the layer has {Rank} singular values.");
+
+        using var scope = NewDisposeScope();
+        Tensor output;
+        if (z.ndim == 2 || path == SvfPath.Factored)
+        {
+            var scale = SvfComposer.ScaledSingularValues(svf_s, z).to_type(input.dtype);  // [k] or [B, k]
+            var h = input.matmul(svf_v);                                                   // [..., in]·[in, k] → [..., k]
+            if (z.ndim == 2)
+            {
+                if (input.ndim < 2 || input.shape[0] != z.shape[0])
+                    throw new ArgumentException($"{TargetName}: per-row multiplier for {z.shape[0]} rows, input has shape [{string.Join(", ", input.shape)}].");
+                var shape = new long[input.ndim];                                        // [B, 1, ..., 1, k]
+                Array.Fill(shape, 1L);
+                shape[0] = z.shape[0];
+                shape[^1] = Rank;
+                scale = scale.reshape(shape);
+            }
+            output = (h * scale).matmul(svf_u.t());                                        // [..., k]·[k, out] → [..., out]
+            if (bias is not null) output = output + bias;
+        }
+        else
+        {
+            var adapted = SvfComposer.Compose(svf_u, svf_s, svf_v, z, input.dtype);             // [out, in]
+            output = nn.functional.linear(input, adapted, bias);
+        }
+        return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Writes W' for <paramref name="z"/> into <c>weight</c>; the original is kept for <see cref="Unmerge"/>.</summary>
+    public void Merge(Tensor z)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var adapted = SvfComposer.Compose(svf_u, svf_s, svf_v, z, weight.dtype);
+        MergeComposed(adapted);
+    }
+
+    /// <summary>Writes an already composed W' (same shape as the weight) into <c>weight</c>.</summary>
+    public void MergeComposed(Tensor adapted)
+    {
+        if (!adapted.shape.SequenceEqual(weight.shape))
+            throw new ArgumentException($"{TargetName}: composed weight [{string.Join(", ", adapted.shape)}] does not match [{string.Join(", ", weight.shape)}].", nameof(adapted));
+        using var noGrad = no_grad();
+        _original ??= weight.detach().clone().DetachFromDisposeScope();
+        weight.copy_(adapted);
+    }
+
+    /// <summary>Restores the base weight bit for bit. A no-op when not merged.</summary>
+    public void Unmerge()
+    {
+        if (_original is null) return;
+        using (no_grad()) weight.copy_(_original);
+        _original.Dispose();
+        _original = null;
+    }
+
+    /// <inheritdoc />
+    protected override void _toEpilog(ScalarType? scalarType, Device? device, bool non_blocking)
+    {
+        base._toEpilog(scalarType, device, non_blocking);
+        // TorchSharp leaves these buffers as they were: follow the weight (S at least fp32) and re-point the fields.
+        svf_u = Follow(nameof(svf_u), weight.dtype);
+        svf_v = Follow(nameof(svf_v), weight.dtype);
+        svf_s = Follow(nameof(svf_s), SingularValueType(weight.dtype));
+        if (_original is not null)
+        {
+            var moved = _original.to(weight.dtype, weight.device).DetachFromDisposeScope();
+            if (!ReferenceEquals(moved, _original)) _original.Dispose();
+            _original = moved;
+        }
+    }
+
+    Tensor Follow(string name, ScalarType type)
+    {
+        var current = _internal_buffers[name].Item1;
+        if (current.dtype == type && current.device == weight.device) return current;
+        var moved = current.to(type, weight.device).DetachFromDisposeScope();
+        _internal_buffers[name] = (moved, false);
+        current.Dispose();
+        return moved;
+    }
+
+    static ScalarType SingularValueType(ScalarType weightType) => weightType == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _original?.Dispose();
+        base.Dispose(disposing);
+    }
+}

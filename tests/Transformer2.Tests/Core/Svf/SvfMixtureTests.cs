@@ -1,0 +1,95 @@
+using TorchSharp;
+using Transformer2.Core.Svf;
+using static TorchSharp.torch;
+using static Transformer2.Tests.Core.Svf.SvfTestData;
+
+namespace Transformer2.Tests.Core.Svf;
+
+public class SvfMixtureTests
+{
+    static Dictionary<string, Tensor> Expert(int seed, params (string Name, long Length)[] targets) =>
+        targets.ToDictionary(t => t.Name, t => randn(new[] { t.Length }, generator: new Generator((ulong)(seed * 100 + t.Length))));
+
+    [Test]
+    public void PaperSemanticsMixesSigmoidMultipliers()
+    {
+        using var scope = NewDisposeScope();
+        var a = Expert(1, ("w", 6));
+        var b = Expert(2, ("w", 6));
+        var mixed = SvfMixer.Mix(new[] { a, b }, MixtureWeights.Global(new[] { 0.25, 0.75 }), SvfParameterization.Default);
+        var expected = a["w"].sigmoid() * 0.25 + b["w"].sigmoid() * 0.75;
+        Assert.That(MaxAbs(mixed["w"], expected), Is.LessThan(1e-7));
+    }
+
+    [Test]
+    public void AuthorsSemanticsMixesRawVectors()
+    {
+        using var scope = NewDisposeScope();
+        var a = Expert(1, ("w", 6));
+        var b = Expert(2, ("w", 6));
+        var mixed = SvfMixer.Mix(new[] { a, b }, MixtureWeights.Global(new[] { 0.25, 0.75 }), SvfParameterization.Default, MixtureSemantics.AuthorsRawVectors);
+        Assert.That(MaxAbs(mixed["w"], a["w"] * 0.25 + b["w"] * 0.75), Is.LessThan(1e-7));
+    }
+
+    [Test]
+    public void NormalisationAndPerMatrixWeights()
+    {
+        var global = MixtureWeights.Global(new[] { 1.0, 3.0 }, normalize: true);
+        Assert.That(global.For("anything"), Is.EqualTo(new[] { 0.25, 0.75 }));
+        var perMatrix = MixtureWeights.PerMatrix(new double[,] { { 1, 0.2 }, { 1, 0.6 } }, new[] { "x", "y" }, normalize: true);
+        Assert.That(perMatrix.For("x"), Is.EqualTo(new[] { 0.5, 0.5 }));
+        Assert.That(perMatrix.For("y")[0], Is.EqualTo(0.25).Within(1e-12));
+        Assert.Throws<KeyNotFoundException>(() => perMatrix.For("z"));
+        Assert.Throws<ArgumentException>(() => MixtureWeights.Global(new[] { 1.0, -1.0 }, normalize: true));
+        Assert.Throws<ArgumentException>(() => MixtureWeights.Global(new[] { double.NaN }));
+        Assert.That(MixtureWeights.Uniform(4).For("w"), Is.All.EqualTo(0.25));
+    }
+
+    [Test]
+    public void ExpertsWithDifferentTargetsAreRejectedByName()
+    {
+        using var scope = NewDisposeScope();
+        var a = Expert(1, ("w", 6), ("v", 4));
+        var b = Expert(2, ("w", 6));
+        var ex = Assert.Throws<ArgumentException>(() => SvfMixer.Mix(new[] { a, b }, MixtureWeights.Uniform(2), SvfParameterization.Default));
+        Assert.That(ex!.Message, Does.Contain("'v'"));
+        var c = Expert(3, ("w", 5), ("v", 4));
+        ex = Assert.Throws<ArgumentException>(() => SvfMixer.Mix(new[] { a, c }, MixtureWeights.Uniform(2), SvfParameterization.Default));
+        Assert.That(ex!.Message, Does.Contain("'w'").And.Contain("5 entries"));
+    }
+
+    [TestCase(MixtureSemantics.Multipliers, false)]
+    [TestCase(MixtureSemantics.AuthorsRawVectors, false)]
+    [TestCase(MixtureSemantics.Multipliers, true)]
+    public void BlendingCachedCompositionsEqualsDirectComposition(MixtureSemantics semantics, bool perMatrix)
+    {
+        using var scope = NewDisposeScope();
+        var shapes = new (string Name, long Out, long In)[] { ("a.weight", 24, 16), ("b.weight", 16, 24) };
+        var layers = shapes.ToDictionary(s => s.Name, s =>
+        {
+            var (w, u, sv, v) = Matrix(s.Out, s.In, (int)(s.Out * 7 + s.In));
+            return new SvfLinear(s.Name, w, null, u, sv, v);
+        });
+        var experts = Enumerable.Range(0, 3).Select(k => (IReadOnlyDictionary<string, Tensor>)Expert(k, ("a.weight", 16), ("b.weight", 16))).ToList();
+        var weights = perMatrix
+            ? MixtureWeights.PerMatrix(new double[,] { { 0.2, 0.7 }, { 0.5, 0.1 }, { 0.3, 0.4 } }, new[] { "a.weight", "b.weight" })
+            : MixtureWeights.Global(new[] { 0.2, 0.5, 0.3 });
+        var parameterization = SvfParameterization.Default;
+
+        var basis = SvfMixer.MixingBasis(experts, parameterization, semantics);
+        using var cache = new SvfBlendCache(layers, basis.Cast<IReadOnlyDictionary<string, Tensor>>().ToList());
+        var mixed = SvfMixer.Mix(experts, weights, parameterization, semantics);
+        foreach (var (name, layer) in layers)
+        {
+            var direct = SvfComposer.Compose(layer.U, layer.S, layer.V, mixed[name]);
+            var blended = cache.Blend(name, weights.For(name));
+            Assert.That(MaxAbs(blended, direct), Is.LessThan(1e-5), name);
+        }
+        Assert.That(cache.CachedBytes, Is.EqualTo(3 * (24 * 16 + 16 * 24) * 4));
+
+        cache.MergeInto(layers, weights);
+        var x = randn(2, 16);
+        var expected = nn.functional.linear(x, SvfComposer.Compose(layers["a.weight"].U, layers["a.weight"].S, layers["a.weight"].V, mixed["a.weight"]));
+        Assert.That(MaxAbs(layers["a.weight"].forward(x), expected), Is.LessThan(1e-5));
+    }
+}

@@ -1,0 +1,132 @@
+using Transformer2.Models.Llama;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Transformer2.Tests.Models;
+
+public class LlamaForCausalLMTests
+{
+    static IEnumerable<TestCaseData> Configs()
+    {
+        yield return new TestCaseData(TinyModels.Llama()).SetName("Llama3Scaling_GQA");
+        yield return new TestCaseData(TinyModels.Llama(tied: true, scaling: RopeScaling.Linear(2))).SetName("LinearScaling_Tied");
+        yield return new TestCaseData(TinyModels.Mistral(slidingWindow: 4)).SetName("MistralSlidingWindow");
+    }
+
+    [TestCaseSource(nameof(Configs))]
+    public void LogitsMatchNaiveReference(LlamaConfig config)
+    {
+        using var model = TinyModels.Create(config);
+        long[] ids = [1, 5, 9, 33, 2, 17, 40, 8, 11];
+        using var ids2d = tensor(ids).view(1, -1);
+        using var logits = model.Forward(ids2d).squeeze(0).to_type(ScalarType.Float64);
+        using var expected = ReferenceLlama.Logits(model, ids);
+        double difference = (logits - expected).abs().max().item<double>();
+        Assert.That(difference, Is.LessThan(1e-4));
+    }
+
+    [Test]
+    public void ParameterNamesAreCheckpointKeys()
+    {
+        var config = TinyModels.Llama();
+        using var model = TinyModels.Create(config);
+        var names = model.StateDictShapes().Select(p => p.Key).ToList();
+        Assert.That(names, Has.Count.EqualTo(2 * 9 + 3));
+        Assert.That(names, Does.Contain("model.embed_tokens.weight").And.Contain("model.norm.weight").And.Contain("lm_head.weight")
+            .And.Contain("model.layers.1.self_attn.k_proj.weight").And.Contain("model.layers.0.mlp.gate_proj.weight")
+            .And.Contain("model.layers.1.post_attention_layernorm.weight"));
+        var shapes = model.StateDictShapes().ToDictionary(p => p.Key, p => p.Shape);
+        Assert.That(shapes["model.layers.0.self_attn.k_proj.weight"], Is.EqualTo(new long[] { 32, 64 }));
+        Assert.That(shapes["model.layers.0.mlp.down_proj.weight"], Is.EqualTo(new long[] { 64, 96 }));
+    }
+
+    [Test]
+    public void TiedEmbeddingsShareOneTensor()
+    {
+        using var model = TinyModels.Create(TinyModels.Llama(tied: true));
+        Assert.That(model.StateDictShapes().Select(p => p.Key), Does.Not.Contain("lm_head.weight"));
+        using (no_grad()) model.model.embed_tokens.weight[3, 5] = 42f;
+        var head = model.lm_head.parameters().Single();
+        Assert.That(head.Handle, Is.EqualTo(model.model.embed_tokens.weight.Handle));
+        Assert.That(head[3, 5].item<float>(), Is.EqualTo(42f));
+    }
+
+    [TestCaseSource(nameof(Configs))]
+    public void CachedTokenByTokenDecodingEqualsFullSequence(LlamaConfig config)
+    {
+        using var model = TinyModels.Create(config);
+        using var ids = TinyModels.RandomIds(config, 2, 12);
+        using var full = model.Forward(ids); // [2, 12, V]
+        using var cache = model.CreateCache(2, 16);
+        // A 5-token prefill, then one token at a time.
+        var steps = new List<Tensor> { model.Forward(ids.narrow(1, 0, 5), cache: cache) };
+        for (int t = 5; t < 12; t++) steps.Add(model.Forward(ids.narrow(1, t, 1), cache: cache));
+        using var incremental = cat(steps, 1);
+        foreach (var s in steps) s.Dispose();
+        Assert.That(cache.Length, Is.EqualTo(12));
+        Assert.That((incremental - full).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5f));
+    }
+
+    [Test]
+    public void SlidingWindowHidesTokensBeyondIt()
+    {
+        // One layer: position t sees tokens t-3..t only, so changing token 0 leaves positions ≥ 4 untouched.
+        var config = TinyModels.Mistral(slidingWindow: 4, layers: 1);
+        using var model = TinyModels.Create(config);
+        using var a = tensor(new long[] { 5, 6, 7, 8, 9, 10, 11 }).view(1, -1);
+        using var b = tensor(new long[] { 40, 6, 7, 8, 9, 10, 11 }).view(1, -1);
+        using var la = model.Forward(a);
+        using var lb = model.Forward(b);
+        Assert.That((la.narrow(1, 4, 3) - lb.narrow(1, 4, 3)).abs().max().item<float>(), Is.EqualTo(0f));
+        Assert.That((la.narrow(1, 3, 1) - lb.narrow(1, 3, 1)).abs().max().item<float>(), Is.GreaterThan(1e-4f));
+    }
+
+    [Test]
+    public void LeftPaddedBatchEqualsUnpaddedRows()
+    {
+        var config = TinyModels.Llama();
+        using var model = TinyModels.Create(config);
+        using var row = tensor(new long[] { 4, 8, 15, 16, 23 }).view(1, -1);
+        using var alone = model.Forward(row);
+        using var padded = tensor(new long[] { 0, 0, 0, 4, 8, 15, 16, 23 }).view(1, -1);
+        using var mask = tensor(new long[] { 0, 0, 0, 1, 1, 1, 1, 1 }).view(1, -1);
+        using var batched = model.Forward(padded, mask);
+        Assert.That((batched.narrow(1, 3, 5) - alone).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5f));
+    }
+
+    [Test]
+    public void BadInputsThrowNamedErrors()
+    {
+        using var model = TinyModels.Create(TinyModels.Llama());
+        using var outOfVocab = tensor(new long[] { 1, 101 }).view(1, -1);
+        Assert.That(() => model.Forward(outOfVocab), Throws.ArgumentException.With.Message.Contains("101"));
+        using var oneDim = tensor(new long[] { 1, 2 });
+        Assert.That(() => model.Forward(oneDim), Throws.ArgumentException);
+        using var ids = tensor(new long[] { 1, 2 }).view(1, -1);
+        using var badMask = ones(1, 3, ScalarType.Int64);
+        Assert.That(() => model.Forward(ids, badMask), Throws.ArgumentException.With.Message.Contains("attention mask"));
+        using var cache = model.CreateCache(1, 2);
+        using var three = tensor(new long[] { 1, 2, 3 }).view(1, -1);
+        Assert.That(() => model.Forward(three, cache: cache), Throws.ArgumentException.With.Message.Contains("capacity"));
+    }
+
+    [Test]
+    public void RepeatedForwardsKeepLiveTensorCountFlat()
+    {
+        var config = TinyModels.Llama();
+        using var model = TinyModels.Create(config);
+        using var ids = TinyModels.RandomIds(config, 2, 8);
+        using var cache = model.CreateCache(2, 9);
+        void Step()
+        {
+            cache.Reset();
+            using var logits = model.Forward(ids, cache: cache);
+            using var first = ids.narrow(1, 0, 1);
+            using var next = model.Forward(first, cache: cache, lastPositionOnly: true);
+        }
+        for (int i = 0; i < 3; i++) Step();
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 50; i++) Step();
+        Assert.That(DisposeScopeManager.Statistics.ThreadTotalLiveCount, Is.EqualTo(before));
+    }
+}
