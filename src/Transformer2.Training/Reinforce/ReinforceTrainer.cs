@@ -58,6 +58,8 @@ public sealed class ReinforceTrainer : IDisposable
         _options.Validate();
         _logger = logger ?? NullLogger.Instance;
 
+        // Every base weight is frozen: backward then allocates gradients for the SVF vectors only.
+        foreach (var parameter in model.parameters()) parameter.requires_grad = false;
         var layers = SvfInjector.Find(model);
         if (layers.Count == 0)
             throw new ArgumentException("The model has no SVF layers: call SvfInjector.Inject on it (or load it through the adaptation builder) before training.", nameof(model));
@@ -224,11 +226,11 @@ public sealed class ReinforceTrainer : IDisposable
             null, false, TimeSpan.Zero, generationClock.Elapsed, gradientClock.Elapsed, updateClock.Elapsed);
     }
 
-    sealed record Rollout(TaskItem Item, int[] Prompt, int[] Completion, TaskScore Score);
+    sealed record RolloutSample(TaskItem Item, int[] Prompt, int[] Completion, TaskScore Score);
 
-    List<Rollout> Rollout(IReadOnlyList<TaskItem> items, int iteration, CancellationToken cancellationToken)
+    List<RolloutSample> Rollout(IReadOnlyList<TaskItem> items, int iteration, CancellationToken cancellationToken)
     {
-        var result = new List<Rollout>(items.Count);
+        var result = new List<RolloutSample>(items.Count);
         var options = GenerationOptions(iteration);
         var generator = new TextGenerator(_model, ids => _tokenizer.Decode(ids, skipSpecialTokens: true));
         for (int start = 0; start < items.Count; start += _options.MicroBatchSize)
@@ -247,13 +249,13 @@ public sealed class ReinforceTrainer : IDisposable
             {
                 var completion = generated[i].TokenIds.ToArray();
                 string text = _tokenizer.Decode(completion, skipSpecialTokens: true);
-                result.Add(new Rollout(chunk[i], prompts[i], completion, _task.Score(chunk[i], text)));
+                result.Add(new RolloutSample(chunk[i], prompts[i], completion, _task.Score(chunk[i], text)));
             }
         }
         return result;
     }
 
-    (double Loss, double Kl) Backpropagate(IReadOnlyList<Rollout> chunk, double[] rewards, int batchSize)
+    (double Loss, double Kl) Backpropagate(IReadOnlyList<RolloutSample> chunk, double[] rewards, int batchSize)
     {
         using var scope = NewDisposeScope();
         var (ids, attention, completionMask) = Pack(chunk);
@@ -279,7 +281,7 @@ public sealed class ReinforceTrainer : IDisposable
     }
 
     /// <summary>Right-pads prompt + completion; the completion mask marks next-token positions that predict completion tokens.</summary>
-    (Tensor Ids, Tensor Attention, Tensor CompletionMask) Pack(IReadOnlyList<Rollout> chunk)
+    (Tensor Ids, Tensor Attention, Tensor CompletionMask) Pack(IReadOnlyList<RolloutSample> chunk)
     {
         int length = chunk.Max(r => r.Prompt.Length + r.Completion.Length);
         int pad = _tokenizer.PadId ?? 0;
