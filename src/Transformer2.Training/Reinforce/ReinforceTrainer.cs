@@ -115,7 +115,7 @@ public sealed class ReinforceTrainer : IDisposable
         }
         else if (_options.ValidationInterval > 0 && _valid.Count > 0)
         {
-            await Task.Yield();
+            await System.Threading.Tasks.Task.Yield();
             double accuracy = Evaluate(_valid, cancellationToken);
             bestAccuracy = accuracy;
             var initial = new TrainingProgress(0, _options.Iterations, 0, 0, 0, 0, 0, 0, accuracy, true, clock.Elapsed, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero);
@@ -128,7 +128,7 @@ public sealed class ReinforceTrainer : IDisposable
         while (iteration < _options.Iterations)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await Task.Yield();
+            await System.Threading.Tasks.Task.Yield();
             iteration++;
             var step = Iterate(iteration, cancellationToken);
 
@@ -364,7 +364,7 @@ public sealed class ReinforceTrainer : IDisposable
         return Math.Sqrt(sum);
     }
 
-    internal ITask Task => _task;
+    internal ITask TaskDefinition => _task;
 
     internal ReinforceOptions Options => _options;
 

@@ -30,14 +30,14 @@ internal sealed class TrainingCheckpoint(string folder)
         var options = trainer.Options;
         var metadata = new ExpertMetadata
         {
-            Name = options.ExpertName ?? trainer.Task.Name,
+            Name = options.ExpertName ?? trainer.TaskDefinition.Name,
             BaseModelIdentity = options.BaseModelIdentity,
             Targets = vectors.Select(v => v.Key).ToList(),
             Parameterization = options.Parameterization,
             Provenance = new Dictionary<string, string>
             {
                 ["trainer"] = "REINFORCE",
-                ["task"] = trainer.Task.Name,
+                ["task"] = trainer.TaskDefinition.Name,
                 ["iteration"] = iteration.ToString(CultureInfo.InvariantCulture),
                 ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
                 ["learning_rate"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture),

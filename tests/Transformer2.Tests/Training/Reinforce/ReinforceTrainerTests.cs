@@ -17,7 +17,7 @@ public class ReinforceTrainerTests
     public async Task PolicyGradientRaisesTheMeanRewardOnALearnableTask()
     {
         using var model = Model();
-        using var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), Options());
+        using var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), Options() with { Iterations = 40, LearningRate = 0.1, NormalizeRewards = true });
         var result = await trainer.TrainAsync();
         var rewards = result.History.Where(h => h.Iteration > 0).Select(h => h.RewardMean).ToList();
         double first = rewards.Take(5).Average(), last = rewards.TakeLast(5).Average();
@@ -67,8 +67,9 @@ public class ReinforceTrainerTests
             for (int i = 0; i < expected.Length; i++)
                 Assert.That(trainer.Policy.Parameters[i].detach().equal(expected[i]).all().item<bool>(), Is.True, $"vector {i} equals the uninterrupted run's");
         }
-        Assert.That(File.ReadAllText(Path.Combine(split, "learning_curve.csv")), Is.EqualTo(File.ReadAllText(Path.Combine(straight, "learning_curve.csv")))
-            .Using<string>((a, b) => a.Split('\n').Select(l => string.Join(',', l.Split(',').Take(8))).SequenceEqual(b.Split('\n').Select(l => string.Join(',', l.Split(',').Take(8))))), "same curve apart from timings");
+        // Columns: iteration, reward, train accuracy, [validation: the shorter run validates at its own last iteration], loss, KL, grad norm, lr.
+        static IEnumerable<string> WithoutTimings(string path) => File.ReadAllLines(path).Select(l => string.Join(',', l.Split(',').Take(8).Where((_, i) => i != 3)));
+        Assert.That(WithoutTimings(Path.Combine(split, "learning_curve.csv")), Is.EqualTo(WithoutTimings(Path.Combine(straight, "learning_curve.csv"))), "same curve apart from timings");
     }
 
     [Test]
