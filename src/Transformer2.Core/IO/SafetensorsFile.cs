@@ -105,6 +105,40 @@ public sealed class SafetensorsFile : IDisposable
         }
     }
 
+    /// <summary>Copies tensor <paramref name="name"/>'s raw bytes to <paramref name="destination"/> through a small buffer.</summary>
+    internal void CopyRawTo(string name, Stream destination)
+    {
+        var info = GetInfo(name);
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(CopyChunkBytes, Math.Max(1, info.ByteLength)));
+        try
+        {
+            lock (_gate)
+            {
+                var stream = _stream ?? throw new ObjectDisposedException(nameof(SafetensorsFile), $"Safetensors file '{Path}' was closed.");
+                stream.Position = info.Offset;
+                long left = info.ByteLength;
+                while (left > 0)
+                {
+                    int chunk = (int)Math.Min(buffer.Length, left);
+                    try
+                    {
+                        stream.ReadExactly(buffer, 0, chunk);
+                    }
+                    catch (EndOfStreamException e)
+                    {
+                        throw new InvalidDataException($"Safetensors file '{Path}' ended inside tensor '{info.Name}' (was it truncated after it was opened?).", e);
+                    }
+                    destination.Write(buffer, 0, chunk);
+                    left -= chunk;
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     static torch.Tensor Replace(torch.Tensor old, torch.Tensor replacement)
     {
         if (!ReferenceEquals(old, replacement)) old.Dispose();

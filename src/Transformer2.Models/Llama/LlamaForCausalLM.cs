@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -73,6 +74,33 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
 
     /// <summary>A cache sized for this model: <paramref name="batchSize"/> rows of up to <paramref name="capacity"/> positions.</summary>
     public KvCache CreateCache(int batchSize, int capacity) => new(Config, batchSize, capacity, DType, Device);
+
+    /// <summary>
+    /// Loads a Hugging Face model folder: <c>config.json</c> plus <c>model.safetensors</c>, or shards listed in
+    /// <c>model.safetensors.index.json</c>. F32, F16 and BF16 tensors on disk are converted to <paramref name="dtype"/>.
+    /// </summary>
+    /// <param name="folder">The model folder.</param>
+    /// <param name="dtype">Parameter dtype: Float32, Float16 or BFloat16.</param>
+    /// <param name="device">Where to place the parameters (CPU by default).</param>
+    /// <param name="progress">Reports each tensor as it is copied in.</param>
+    /// <param name="cancellationToken">Stops the load between tensors.</param>
+    /// <param name="logger">Optional log of what is loaded.</param>
+    /// <exception cref="FileNotFoundException">The config, the weights or a shard the index names is missing.</exception>
+    /// <exception cref="InvalidDataException">A file is malformed, or a tensor is missing, unexpected or of the wrong shape or dtype; the message names the key and file.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static LlamaForCausalLM FromPretrained(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null,
+        IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default, ILogger? logger = null) =>
+        PretrainedLoader.Load(folder, dtype, device, progress, cancellationToken, logger);
+
+    /// <summary>
+    /// Writes <c>config.json</c> and the weights in Hugging Face's layout: one <c>model.safetensors</c>, or shards of at most
+    /// <paramref name="maxShardBytes"/> with a <c>model.safetensors.index.json</c>.
+    /// </summary>
+    /// <param name="folder">Created if needed; existing files of the same names are replaced.</param>
+    /// <param name="dtype">Store the weights in this dtype (the model's own by default).</param>
+    /// <param name="maxShardBytes">Split the weights into shards of at most this size (a tensor larger than it gets a shard of its own).</param>
+    public void SavePretrained(string folder, ScalarType? dtype = null, long? maxShardBytes = null) =>
+        PretrainedLoader.Save(this, folder, dtype, maxShardBytes);
 
     /// <summary>Every parameter's checkpoint key and shape, in registration order; the LM head is left out when tied, as in HF files.</summary>
     public IReadOnlyList<(string Key, long[] Shape)> StateDictShapes() =>

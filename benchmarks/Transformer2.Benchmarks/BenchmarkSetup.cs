@@ -1,0 +1,47 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using TorchSharp;
+using Transformer2.Core;
+using static TorchSharp.torch;
+
+namespace Transformer2.Benchmarks;
+
+/// <summary>Shared set-up: native library, thread count, and random tensors that look like SVD factors.</summary>
+public static class BenchmarkSetup
+{
+    /// <summary>Call first in every [GlobalSetup]: BenchmarkDotNet's child process skips our build targets.</summary>
+    public static void Initialize()
+    {
+        TorchRuntime.Initialize();
+        torch.set_num_threads(Environment.ProcessorCount);
+    }
+
+    /// <summary>Random U [m, k], S [k], V [n, k] and z [k] with k = min(m, n). Timing does not depend on orthogonality.</summary>
+    public static (Tensor U, Tensor S, Tensor V, Tensor Z) Factors(long m, long n, ScalarType dtype, int seed = 0)
+    {
+        var g = new Generator((ulong)seed + 1);
+        long k = Math.Min(m, n);
+        var u = (randn(new[] { m, k }, generator: g) / Math.Sqrt(m)).to_type(dtype).DetachFromDisposeScope();
+        var s = rand(new[] { k }, generator: g).add(0.1).DetachFromDisposeScope();
+        var v = (randn(new[] { n, k }, generator: g) / Math.Sqrt(n)).to_type(dtype).DetachFromDisposeScope();
+        var z = rand(new[] { k }, generator: g).DetachFromDisposeScope();
+        return (u, s, v, z);
+    }
+
+    /// <summary>Parses "MxN".</summary>
+    public static (long M, long N) Shape(string shape)
+    {
+        var parts = shape.Split('x');
+        return (long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
+
+/// <summary>Few, long iterations: single operations here take from milliseconds to seconds.</summary>
+public sealed class HeavyOperationConfig : ManualConfig
+{
+    public HeavyOperationConfig()
+    {
+        AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(6).WithInvocationCount(1).WithUnrollFactor(1));
+        WithOption(ConfigOptions.DisableOptimizationsValidator, false);
+    }
+}

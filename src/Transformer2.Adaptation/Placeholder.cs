@@ -1,2 +1,0 @@
-namespace Transformer2.Adaptation;
-internal static class Placeholder { }

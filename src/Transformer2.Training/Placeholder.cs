@@ -1,2 +1,0 @@
-namespace Transformer2.Training;
-internal static class Placeholder { }
