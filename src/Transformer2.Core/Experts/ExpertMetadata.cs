@@ -1,3 +1,5 @@
+using Transformer2.Core.Svf;
+
 namespace Transformer2.Core.Experts;
 
 /// <summary>Everything an expert file says about its vectors besides the numbers themselves.</summary>
@@ -16,7 +18,7 @@ public sealed record ExpertMetadata
     public IReadOnlyList<string> Targets { get; init; } = [];
 
     /// <summary>How the vectors map to multipliers.</summary>
-    public ExpertParameterization Parameterization { get; init; } = ExpertParameterization.Default;
+    public SvfParameterization Parameterization { get; init; } = SvfParameterization.Default;
 
     /// <summary>Free-form training provenance, for example task, iterations, seed, date.</summary>
     public IReadOnlyDictionary<string, string> Provenance { get; init; } = new Dictionary<string, string>();

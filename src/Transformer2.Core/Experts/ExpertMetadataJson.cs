@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Transformer2.Core.Svf;
 
 namespace Transformer2.Core.Experts;
 
@@ -24,7 +25,7 @@ internal static class ExpertMetadataJson
         Targets = metadata.Targets.ToList(),
         Parameterization = new ParameterizationDto
         {
-            Kind = metadata.Parameterization.Kind == MultiplierKind.Raw ? "raw" : "sigmoid",
+            Kind = metadata.Parameterization.Kind == SvfMultiplierKind.Raw ? "raw" : "sigmoid",
             MaxMult = metadata.Parameterization.MaxMultiplier,
             InitMean = metadata.Parameterization.InitMean,
             InitStd = metadata.Parameterization.InitStd,
@@ -54,17 +55,26 @@ internal static class ExpertMetadataJson
         var p = dto.Parameterization ?? new ParameterizationDto();
         var kind = p.Kind switch
         {
-            "sigmoid" => MultiplierKind.Sigmoid,
-            "raw" => MultiplierKind.Raw,
+            "sigmoid" => SvfMultiplierKind.Sigmoid,
+            "raw" => SvfMultiplierKind.Raw,
             _ => throw new InvalidDataException($"Expert file '{source}': unknown parameterization kind '{p.Kind}' (expected 'sigmoid' or 'raw')."),
         };
+        var parameterization = new SvfParameterization { Kind = kind, MaxMultiplier = p.MaxMult, InitMean = p.InitMean, InitStd = p.InitStd };
+        try
+        {
+            parameterization.Validate();
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new InvalidDataException($"Expert file '{source}': invalid parameterization: {e.Message}", e);
+        }
         return new ExpertMetadata
         {
             Name = dto.Name,
             BaseModelIdentity = dto.BaseModel ?? "",
             WeightsFingerprint = dto.WeightsFingerprint,
             Targets = dto.Targets,
-            Parameterization = new ExpertParameterization(kind, p.MaxMult, p.InitMean, p.InitStd),
+            Parameterization = parameterization,
             Provenance = dto.Provenance is null ? new Dictionary<string, string>() : new Dictionary<string, string>(dto.Provenance),
             Scores = dto.Scores is null ? new Dictionary<string, double>() : new Dictionary<string, double>(dto.Scores),
         };

@@ -72,10 +72,13 @@ public sealed class SafetensorsFile : IDisposable
     {
         var info = GetInfo(name);
         SafetensorsDType.TryParse(info.DType, out var storedType, out _);
-        var tensor = torch.empty(info.Shape, storedType);
+        // BOOL is read as bytes first: a hostile file may hold values other than 0/1, which are normalised below.
+        bool isBool = storedType == torch.ScalarType.Bool;
+        var tensor = torch.empty(info.Shape, isBool ? torch.ScalarType.Byte : storedType);
         try
         {
             if (info.ByteLength > 0) ReadInto(tensor, info);
+            if (isBool) tensor = Replace(tensor, tensor.ne(0));
             if (dtype is { } wanted && wanted != storedType) tensor = Replace(tensor, tensor.to_type(wanted));
             if (device is not null && device.type != DeviceType.CPU) tensor = Replace(tensor, tensor.to(device));
             return tensor;
@@ -102,6 +105,40 @@ public sealed class SafetensorsFile : IDisposable
             {
                 throw new InvalidDataException($"Safetensors file '{Path}' ended inside tensor '{info.Name}' (was it truncated after it was opened?).", e);
             }
+        }
+    }
+
+    /// <summary>Copies tensor <paramref name="name"/>'s raw bytes to <paramref name="destination"/> through a small buffer.</summary>
+    internal void CopyRawTo(string name, Stream destination)
+    {
+        var info = GetInfo(name);
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(CopyChunkBytes, Math.Max(1, info.ByteLength)));
+        try
+        {
+            lock (_gate)
+            {
+                var stream = _stream ?? throw new ObjectDisposedException(nameof(SafetensorsFile), $"Safetensors file '{Path}' was closed.");
+                stream.Position = info.Offset;
+                long left = info.ByteLength;
+                while (left > 0)
+                {
+                    int chunk = (int)Math.Min(buffer.Length, left);
+                    try
+                    {
+                        stream.ReadExactly(buffer, 0, chunk);
+                    }
+                    catch (EndOfStreamException e)
+                    {
+                        throw new InvalidDataException($"Safetensors file '{Path}' ended inside tensor '{info.Name}' (was it truncated after it was opened?).", e);
+                    }
+                    destination.Write(buffer, 0, chunk);
+                    left -= chunk;
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

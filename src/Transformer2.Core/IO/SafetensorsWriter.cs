@@ -27,41 +27,71 @@ public static class SafetensorsWriter
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(tensors);
-
-        var entries = new List<(string Name, torch.Tensor Tensor, string DType, long Bytes)>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var byName = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
+        var layout = new List<TensorLayout>();
         foreach (var (name, tensor) in tensors)
         {
-            if (string.IsNullOrEmpty(name)) throw new ArgumentException($"Cannot write '{path}': a tensor has an empty name.", nameof(tensors));
-            if (name == MetadataKey) throw new ArgumentException($"Cannot write '{path}': '{MetadataKey}' is reserved and cannot name a tensor.", nameof(tensors));
-            if (!seen.Add(name)) throw new ArgumentException($"Cannot write '{path}': tensor name '{name}' appears twice.", nameof(tensors));
+            CheckName(path, name);
             ArgumentNullException.ThrowIfNull(tensor, $"tensors['{name}']");
-            string dtype = SafetensorsDType.NameOf(tensor.dtype, name);
-            entries.Add((name, tensor, dtype, checked(tensor.numel() * tensor.element_size())));
+            if (!byName.TryAdd(name, tensor)) throw new ArgumentException($"Cannot write '{path}': tensor name '{name}' appears twice.", nameof(tensors));
+            layout.Add(new TensorLayout(name, SafetensorsDType.NameOf(tensor.dtype, name), tensor.shape));
         }
-        entries.Sort((a, b) =>
+        WriteStreaming(path, layout, (entry, stream) =>
+        {
+            using var scope = torch.NewDisposeScope();
+            // detach() gives a fresh handle, so disposing the scope never disposes the caller's tensor.
+            var contiguous = byName[entry.Name].detach().cpu().contiguous();
+            if (entry.ByteLength <= int.MaxValue) stream.Write(contiguous.bytes);
+            else contiguous.WriteBytesToStream(stream, CopyChunkBytes);
+        }, metadata);
+    }
+
+    /// <summary>
+    /// Writes a file whose header is known up front and whose tensor bytes are produced one tensor at a time, so
+    /// that only one tensor needs to be in memory.
+    /// </summary>
+    /// <param name="path">Target file (written atomically).</param>
+    /// <param name="layout">Name, dtype and shape of each tensor.</param>
+    /// <param name="writeData">Writes exactly <see cref="TensorLayout.ByteLength"/> bytes of the given tensor; called in data order.</param>
+    /// <param name="metadata">Optional <c>__metadata__</c> map.</param>
+    internal static void WriteStreaming(string path, IReadOnlyList<TensorLayout> layout, Action<TensorLayout, Stream> writeData, IReadOnlyDictionary<string, string>? metadata)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in layout)
+        {
+            CheckName(path, entry.Name);
+            if (!seen.Add(entry.Name)) throw new ArgumentException($"Cannot write '{path}': tensor name '{entry.Name}' appears twice.", nameof(layout));
+        }
+        var ordered = layout.ToList();
+        ordered.Sort((a, b) =>
         {
             int byWidth = SafetensorsDType.RankOf(b.DType).CompareTo(SafetensorsDType.RankOf(a.DType));
             return byWidth != 0 ? byWidth : string.CompareOrdinal(a.Name, b.Name);
         });
 
-        byte[] header = BuildHeader(entries.Select(e => (e.Name, e.DType, e.Tensor.shape, e.Bytes)), metadata);
+        byte[] header = BuildHeader(ordered.Select(e => (e.Name, e.DType, e.Shape, e.ByteLength)), metadata);
         AtomicFile.Write(path, stream =>
         {
             Span<byte> prefix = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
             stream.Write(prefix);
             stream.Write(header);
-            foreach (var entry in entries)
+            foreach (var entry in ordered)
             {
-                if (entry.Bytes == 0) continue;
-                using var scope = torch.NewDisposeScope();
-                // detach() gives a fresh handle, so disposing the scope never disposes the caller's tensor.
-                var contiguous = entry.Tensor.detach().cpu().contiguous();
-                if (entry.Bytes <= int.MaxValue) stream.Write(contiguous.bytes);
-                else contiguous.WriteBytesToStream(stream, CopyChunkBytes);
+                if (entry.ByteLength == 0) continue;
+                long before = stream.Position;
+                writeData(entry, stream);
+                long written = stream.Position - before;
+                if (written != entry.ByteLength)
+                    throw new InvalidOperationException($"Writing '{path}': tensor '{entry.Name}' produced {written} bytes instead of {entry.ByteLength}.");
             }
         });
+    }
+
+    static void CheckName(string path, string name)
+    {
+        if (string.IsNullOrEmpty(name)) throw new ArgumentException($"Cannot write '{path}': a tensor has an empty name.");
+        if (name == MetadataKey) throw new ArgumentException($"Cannot write '{path}': '{MetadataKey}' is reserved and cannot name a tensor.");
     }
 
     /// <summary>The padded JSON header for tensors given in data order.</summary>

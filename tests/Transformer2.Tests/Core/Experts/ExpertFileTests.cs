@@ -1,6 +1,7 @@
 using TorchSharp;
 using Transformer2.Core.Experts;
 using Transformer2.Core.IO;
+using Transformer2.Core.Svf;
 using Transformer2.Tests.Core.IO;
 using static TorchSharp.torch;
 
@@ -13,7 +14,7 @@ public class ExpertFileTests
         Name = "math",
         BaseModelIdentity = "meta-llama/Meta-Llama-3-8B-Instruct@abc123",
         WeightsFingerprint = "sha256:0123",
-        Parameterization = new ExpertParameterization(MultiplierKind.Sigmoid, 2.0, 0.1, 0.03),
+        Parameterization = new SvfParameterization { Kind = SvfMultiplierKind.Raw, MaxMultiplier = 2.0, InitMean = 0.2, InitStd = 0.03 },
         Provenance = new Dictionary<string, string> { ["task"] = "gsm8k", ["iterations"] = "200", ["seed"] = "42", ["date"] = "2026-11-27" },
         Scores = new Dictionary<string, double> { ["gsm8k.test"] = 0.7933, ["arc.test"] = 0.5 },
     };
