@@ -72,10 +72,13 @@ public sealed class SafetensorsFile : IDisposable
     {
         var info = GetInfo(name);
         SafetensorsDType.TryParse(info.DType, out var storedType, out _);
-        var tensor = torch.empty(info.Shape, storedType);
+        // BOOL is read as bytes first: a hostile file may hold values other than 0/1, which are normalised below.
+        bool isBool = storedType == torch.ScalarType.Bool;
+        var tensor = torch.empty(info.Shape, isBool ? torch.ScalarType.Byte : storedType);
         try
         {
             if (info.ByteLength > 0) ReadInto(tensor, info);
+            if (isBool) tensor = Replace(tensor, tensor.ne(0));
             if (dtype is { } wanted && wanted != storedType) tensor = Replace(tensor, tensor.to_type(wanted));
             if (device is not null && device.type != DeviceType.CPU) tensor = Replace(tensor, tensor.to(device));
             return tensor;

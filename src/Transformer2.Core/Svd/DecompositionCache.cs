@@ -255,6 +255,45 @@ public sealed class DecompositionCache : IDisposable
         return Open(fullPath, modelIdentity, metadata.WeightsFingerprint, targets);
     }
 
+    /// <summary>
+    /// Opens the cache at <paramref name="path"/> if it was built from this model, these weights and these targets;
+    /// otherwise builds (or resumes building) it. Checking the fingerprint reads each target weight once.
+    /// </summary>
+    /// <param name="weights">The model's weights.</param>
+    /// <param name="targets">Which weights to decompose.</param>
+    /// <param name="path">The cache file.</param>
+    /// <param name="modelIdentity">The model's identity.</param>
+    /// <param name="progress">Receives a report after each matrix when building.</param>
+    /// <param name="logger">Receives one line per matrix when building, and why an existing cache was not used.</param>
+    /// <param name="cancellationToken">Checked between matrices.</param>
+    /// <returns>The opened cache; the caller disposes it.</returns>
+    public static DecompositionCache OpenOrBuild(
+        IWeightSource weights,
+        TargetSelector targets,
+        string path,
+        string modelIdentity,
+        IProgress<DecompositionProgress>? progress = null,
+        ILogger? logger = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (File.Exists(path))
+        {
+            try
+            {
+                string fingerprint = Svd.WeightsFingerprint.Compute(weights, targets);
+                return Open(path, modelIdentity, fingerprint, targets);
+            }
+            catch (Exception e) when (e is DecompositionCacheMismatchException or InvalidDataException)
+            {
+                logger?.LogWarning("Rebuilding decomposition cache {Path}: {Reason}", path, e.Message);
+            }
+        }
+        return Build(weights, targets, path, modelIdentity, progress, logger, cancellationToken);
+    }
+
     static void PreparePartialFolder(string partial, PartialManifest manifest, ILogger? logger)
     {
         string manifestPath = System.IO.Path.Combine(partial, PartialManifest.FileName);

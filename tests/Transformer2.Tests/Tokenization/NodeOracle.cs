@@ -11,6 +11,14 @@ internal static class NodeOracle
     /// </summary>
     public static int[][] Encode(string script, IReadOnlyList<string> inputs)
     {
+        var result = Run<int[][]>(script, inputs);
+        Assert.That(result, Has.Length.EqualTo(inputs.Count));
+        return result;
+    }
+
+    /// <summary>Runs <paramref name="script"/> with <paramref name="input"/> as JSON in the file <c>process.argv[2]</c>; parses the last printed line.</summary>
+    public static T Run<T>(string script, object input)
+    {
         var folder = Path.Combine(Path.GetTempPath(), "transformer2-tests-node-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         try
@@ -18,13 +26,11 @@ internal static class NodeOracle
             var scriptPath = Path.Combine(folder, "oracle.js");
             var inputPath = Path.Combine(folder, "inputs.json");
             File.WriteAllText(scriptPath, script);
-            File.WriteAllText(inputPath, JsonSerializer.Serialize(inputs));
+            File.WriteAllText(inputPath, JsonSerializer.Serialize(input));
             var (exitCode, output, error) = NpmPackageCache.Run("node", $"\"{scriptPath}\" \"{inputPath}\"", folder, TimeSpan.FromMinutes(2));
             Assert.That(exitCode, Is.Zero, $"node oracle failed: {error}");
             var lastLine = output.TrimEnd().Split('\n')[^1];
-            var result = JsonSerializer.Deserialize<int[][]>(lastLine) ?? throw new InvalidDataException("node printed no ids");
-            Assert.That(result, Has.Length.EqualTo(inputs.Count));
-            return result;
+            return JsonSerializer.Deserialize<T>(lastLine) ?? throw new InvalidDataException("node printed nothing");
         }
         finally
         {

@@ -123,6 +123,18 @@ public class SafetensorsTests
     }
 
     [Test]
+    public void BoolBytesOtherThanZeroOrOne_AreNormalised()
+    {
+        using var folder = new TempFolder();
+        string path = folder.File("bool.safetensors");
+        File.WriteAllBytes(path, RawFile("""{"b":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}}""", [0, 1, 7]));
+        using var file = SafetensorsFile.Open(path);
+        using var b = file.Read("b");
+        using var asBytes = b.to_type(ScalarType.Byte);
+        Assert.That(asBytes.data<byte>().ToArray(), Is.EqualTo(new byte[] { 0, 1, 1 }));
+    }
+
+    [Test]
     public void MissingTensor_ThrowsNamingKeyAndFile()
     {
         using var folder = new TempFolder();

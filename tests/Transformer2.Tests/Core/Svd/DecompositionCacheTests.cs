@@ -189,6 +189,28 @@ public class DecompositionCacheTests
     }
 
     [Test]
+    public void OpenOrBuild_ReusesAMatchingCacheAndRebuildsAStaleOne()
+    {
+        using var folder = new TempFolder();
+        using var scope = NewDisposeScope();
+        string path = folder.File("cache.safetensors");
+        var model = TinyModel();
+        using (DecompositionCache.OpenOrBuild(WeightSource.FromTensors(model), TargetSelector.Mlp, path, Identity)) { }
+        var written = File.GetLastWriteTimeUtc(path);
+
+        var progress = new SyncProgress(_ => { });
+        using (DecompositionCache.OpenOrBuild(WeightSource.FromTensors(model), TargetSelector.Mlp, path, Identity, progress)) { }
+        Assert.That(progress.Reports, Is.Empty, "matching cache opened, nothing decomposed");
+
+        var retrained = TinyModel(seed: 99);
+        using (var cache = DecompositionCache.OpenOrBuild(WeightSource.FromTensors(retrained), TargetSelector.Mlp, path, Identity, progress))
+        {
+            Assert.That(progress.Reports, Has.Count.EqualTo(6), "stale cache rebuilt");
+            Assert.That(cache.WeightsFingerprint, Is.EqualTo(WeightsFingerprint.Compute(WeightSource.FromTensors(retrained), TargetSelector.Mlp)));
+        }
+    }
+
+    [Test]
     public void Build_FromSafetensorsSource_MatchesInMemoryFingerprint()
     {
         using var folder = new TempFolder();
