@@ -149,7 +149,10 @@ public sealed class PythonSandbox
 
     private async Task<SandboxResult> RunProcessAsync(string workDir, int? userId, CancellationToken cancellationToken)
     {
-        var processLimit = userId is null ? CountTasksOfRealUser() + _options.MaxProcesses : _options.MaxProcesses;
+        // RLIMIT_NPROC counts the tasks of the real user id. A fresh unprivileged user id, or (Linux 5.14+) a fresh user
+        // namespace, starts from zero; otherwise the run's allowance comes on top of what the host user already runs.
+        var freshCount = userId is not null || (UsesNamespaces && !_isRoot);
+        var processLimit = freshCount ? _options.MaxProcesses : CountTasksOfRealUser() + _options.MaxProcesses;
         var config = JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["dir"] = workDir,
