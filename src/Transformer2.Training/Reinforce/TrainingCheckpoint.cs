@@ -1,0 +1,97 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Transformer2.Core.Experts;
+using Transformer2.Core.IO;
+using static TorchSharp.torch;
+
+namespace Transformer2.Training.Reinforce;
+
+/// <summary>
+/// The files of a training run: the best expert, the resumable state and the learning curve, each written atomically
+/// so that a run cancelled or killed at any point leaves the last complete version of every file.
+/// </summary>
+internal sealed class TrainingCheckpoint(string folder)
+{
+    const string StateKey = "transformer2.training_state";
+
+    public string ExpertPath => Path.Combine(folder, "expert.safetensors");
+    public string StatePath => Path.Combine(folder, "state.safetensors");
+    public string CurvePath => Path.Combine(folder, "learning_curve.csv");
+    public string PlotPath => Path.Combine(folder, "learning_curve.png");
+
+    public sealed record Resumed(int Iteration, double? BestAccuracy, int BestIteration, int SinceBest,
+        List<KeyValuePair<string, Tensor>> BestVectors, List<TrainingProgress> History);
+
+    sealed record StateHeader(int Iteration, long AdamStep, double? BestAccuracy, int BestIteration, int SinceBest, string[] Targets, List<TrainingProgress> History);
+
+    public void SaveBest(ReinforceTrainer trainer, IReadOnlyList<KeyValuePair<string, Tensor>> vectors, double accuracy, int iteration)
+    {
+        var options = trainer.Options;
+        var metadata = new ExpertMetadata
+        {
+            Name = options.ExpertName ?? trainer.TaskDefinition.Name,
+            BaseModelIdentity = options.BaseModelIdentity,
+            Targets = vectors.Select(v => v.Key).ToList(),
+            Parameterization = options.Parameterization,
+            Provenance = new Dictionary<string, string>
+            {
+                ["trainer"] = "REINFORCE",
+                ["task"] = trainer.TaskDefinition.Name,
+                ["iteration"] = iteration.ToString(CultureInfo.InvariantCulture),
+                ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+                ["learning_rate"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+                ["kl_coefficient"] = options.KlCoefficient.ToString("R", CultureInfo.InvariantCulture),
+                ["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            },
+            Scores = new Dictionary<string, double> { ["validation_accuracy"] = accuracy },
+        };
+        using var expert = new Expert(metadata, vectors.Select(v => new KeyValuePair<string, Tensor>(v.Key, v.Value.clone())).ToList());
+        ExpertFile.Save(expert, ExpertPath);
+    }
+
+    public void SaveLatest(SvfPolicy policy, AdamOptimizer adam, int iteration, double? bestAccuracy, int bestIteration, int sinceBest,
+        IReadOnlyList<KeyValuePair<string, Tensor>> best, IReadOnlyList<TrainingProgress> history)
+    {
+        var tensors = new List<KeyValuePair<string, Tensor>>();
+        for (int i = 0; i < policy.Targets.Count; i++)
+        {
+            tensors.Add(new($"p.{i}", policy.Parameters[i].detach()));
+            tensors.Add(new($"adam_m.{i}", adam.FirstMoments[i]));
+            tensors.Add(new($"adam_v.{i}", adam.SecondMoments[i]));
+            tensors.Add(new($"best.{i}", best[i].Value));
+        }
+        var header = new StateHeader(iteration, adam.Step, bestAccuracy, bestIteration, sinceBest, policy.Targets.ToArray(), history.ToList());
+        SafetensorsWriter.Write(StatePath, tensors, new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(header) });
+        AtomicFile.WriteAllText(CurvePath, LearningCurve.ToCsv(history));
+    }
+
+    public Resumed? TryLoad(SvfPolicy policy, AdamOptimizer adam)
+    {
+        if (!File.Exists(StatePath)) return null;
+        using var file = SafetensorsFile.Open(StatePath);
+        if (!file.Metadata.TryGetValue(StateKey, out var json))
+            throw new InvalidDataException($"{StatePath}: not a Transformer2 training state (no '{StateKey}' metadata).");
+        var header = JsonSerializer.Deserialize<StateHeader>(json)
+            ?? throw new InvalidDataException($"{StatePath}: empty training state.");
+        if (!header.Targets.SequenceEqual(policy.Targets))
+            throw new InvalidDataException($"{StatePath}: saved for targets [{string.Join(", ", header.Targets.Take(3))}, …], this run trains [{string.Join(", ", policy.Targets.Take(3))}, …]. Use another output folder.");
+        using var scope = NewDisposeScope();
+        var p = new Dictionary<string, Tensor>();
+        var m = new List<Tensor>();
+        var v = new List<Tensor>();
+        var best = new List<KeyValuePair<string, Tensor>>();
+        for (int i = 0; i < header.Targets.Length; i++)
+        {
+            p[header.Targets[i]] = file.Read($"p.{i}");
+            m.Add(file.Read($"adam_m.{i}"));
+            v.Add(file.Read($"adam_v.{i}"));
+            best.Add(new(header.Targets[i], file.Read($"best.{i}").DetachFromDisposeScope()));
+        }
+        policy.Load(p);
+        adam.Restore(header.AdamStep, m, v);
+        return new Resumed(header.Iteration, header.BestAccuracy, header.BestIteration, header.SinceBest, best, header.History);
+    }
+
+    public void SavePlot(IReadOnlyList<TrainingProgress> history) => LearningCurve.SavePlot(history, PlotPath);
+}

@@ -1,0 +1,144 @@
+using TorchSharp;
+using Transformer2.Core.Experts;
+using Transformer2.Core.IO;
+using Transformer2.Core.Svf;
+using Transformer2.Training.Reinforce;
+using static TorchSharp.torch;
+using static Transformer2.Tests.Training.Reinforce.TrainerFixture;
+
+namespace Transformer2.Tests.Training.Reinforce;
+
+public class ReinforceTrainerTests
+{
+    static readonly CharTokenizer Tokenizer = new(Alphabet);
+    static readonly PlainTemplate Template = new();
+
+    [Test]
+    public async Task PolicyGradientRaisesTheMeanRewardOnALearnableTask()
+    {
+        using var model = Model();
+        using var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), Options() with { Iterations = 40, LearningRate = 0.1, NormalizeRewards = true });
+        var result = await trainer.TrainAsync();
+        var rewards = result.History.Where(h => h.Iteration > 0).Select(h => h.RewardMean).ToList();
+        double first = rewards.Take(5).Average(), last = rewards.TakeLast(5).Average();
+        TestContext.Out.WriteLine($"mean reward first 5: {first:F3}, last 5: {last:F3}");
+        Assert.That(last, Is.GreaterThan(first + 0.3), "REINFORCE should make 'a' more likely");
+        Assert.That(model.parameters().All(p => p.grad is null || p.grad.abs().sum().item<float>() == 0), Is.True, "base weights receive no gradient");
+        Assert.That(model.parameters().All(p => !p.requires_grad), Is.True, "the trainer freezes every base weight");
+    }
+
+    [Test]
+    public async Task KlIsZeroWhileTheAdaptedModelEqualsTheBase()
+    {
+        using var model = Model();
+        var constant = SvfInjector.Find(model).ToDictionary(l => l.Key, l => full(new[] { l.Value.Rank }, 0.3f));
+        var options = Options() with { Iterations = 1, KlCoefficient = 0.5, Temperature = 0 };
+        using var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), options, initialVectors: constant);
+        var result = await trainer.TrainAsync();
+        Assert.That(result.History[^1].Kl, Is.EqualTo(0).Within(1e-5), "a constant multiplier gives back W, so the KL to the base is zero");
+
+        // After a real update the vectors differ and so does the KL.
+        using var model2 = Model();
+        using var trainer2 = new ReinforceTrainer(model2, Tokenizer, Template, TrainerFixture.Task(), Options() with { Iterations = 3, KlCoefficient = 0.5, LearningRate = 0.5 });
+        var result2 = await trainer2.TrainAsync();
+        Assert.That(result2.History[^1].Kl, Is.GreaterThan(1e-4));
+    }
+
+    [Test]
+    public async Task ResumingGivesTheSameTrajectoryAsNotStopping()
+    {
+        string straight = TempFolder(), split = TempFolder();
+        var options = Options() with { Iterations = 6, ValidationInterval = 3 };
+        Tensor[] expected;
+        using (var model = Model())
+        using (var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), options with { OutputFolder = straight }))
+        {
+            await trainer.TrainAsync();
+            expected = trainer.Policy.Parameters.Select(p => p.detach().clone()).ToArray();
+        }
+        using (var model = Model())
+        using (var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), options with { OutputFolder = split, Iterations = 4 }))
+            await trainer.TrainAsync();
+        using (var model = Model())
+        using (var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), options with { OutputFolder = split }))
+        {
+            var result = await trainer.TrainAsync();
+            Assert.That(result.History.Select(h => h.Iteration), Is.EqualTo(new[] { 0, 1, 2, 3, 4, 5, 6 }), "history continues across the restart");
+            for (int i = 0; i < expected.Length; i++)
+                Assert.That(trainer.Policy.Parameters[i].detach().equal(expected[i]).all().item<bool>(), Is.True, $"vector {i} equals the uninterrupted run's");
+        }
+        // Columns: iteration, reward, train accuracy, [validation: the shorter run validates at its own last iteration], loss, KL, grad norm, lr.
+        static IEnumerable<string> WithoutTimings(string path) => File.ReadAllLines(path).Select(l => string.Join(',', l.Split(',').Take(8).Where((_, i) => i != 3)));
+        Assert.That(WithoutTimings(Path.Combine(split, "learning_curve.csv")), Is.EqualTo(WithoutTimings(Path.Combine(straight, "learning_curve.csv"))), "same curve apart from timings");
+    }
+
+    [Test]
+    public async Task SavesTheBestExpertTheStateAndTheLearningCurve()
+    {
+        string folder = TempFolder();
+        using var model = Model();
+        var options = Options() with { Iterations = 4, ValidationInterval = 2, OutputFolder = folder, ExpertName = "more-a", BaseModelIdentity = "tiny-test" };
+        using var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), options);
+        var result = await trainer.TrainAsync();
+
+        using var expert = ExpertFile.Load(Path.Combine(folder, "expert.safetensors"));
+        Assert.That(expert.Name, Is.EqualTo("more-a"));
+        Assert.That(expert.Metadata.BaseModelIdentity, Is.EqualTo("tiny-test"));
+        Assert.That(expert.Targets, Is.EqualTo(trainer.Policy.Targets));
+        Assert.That(expert.Metadata.Scores["validation_accuracy"], Is.EqualTo(result.BestValidationAccuracy));
+        Assert.That(File.ReadAllLines(Path.Combine(folder, "learning_curve.csv")), Has.Length.EqualTo(1 + result.History.Count));
+        var png = File.ReadAllBytes(Path.Combine(folder, "learning_curve.png"));
+        Assert.That(png.Take(4), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }));
+        using var state = SafetensorsFile.Open(Path.Combine(folder, "state.safetensors"));
+        Assert.That(state.Names, Does.Contain("adam_m.0"));
+        Assert.That(Directory.GetFiles(folder).Where(f => f.Contains(".tmp", StringComparison.OrdinalIgnoreCase)), Is.Empty, "no temporary files left");
+    }
+
+    [Test]
+    public void CancellationStopsTrainingAndLeavesLoadableFiles()
+    {
+        string folder = TempFolder();
+        using var model = Model();
+        using var cts = new CancellationTokenSource();
+        using var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), Options(folder) with { Iterations = 50 });
+        var progress = new SynchronousProgress(p => { if (p.Iteration == 2) cts.Cancel(); });
+        Assert.That(async () => await trainer.TrainAsync(progress, cts.Token), Throws.InstanceOf<OperationCanceledException>());
+        using var state = SafetensorsFile.Open(Path.Combine(folder, "state.safetensors"));
+        Assert.That(state.Names, Does.Contain("p.0"));
+    }
+
+    [Test]
+    public void AModelWithoutSvfLayersIsRejected()
+    {
+        torch.manual_seed(1);
+        using var model = new Transformer2.Models.Llama.LlamaForCausalLM(Config);
+        var ex = Assert.Throws<ArgumentException>(() => new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), Options()));
+        Assert.That(ex!.Message, Does.Contain("SvfInjector.Inject"));
+    }
+
+    [Test]
+    public void BadOptionsNameTheSetting()
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => (Options() with { MicroBatchSize = 0 }).Validate());
+        Assert.That(ex!.ParamName, Is.EqualTo("MicroBatchSize"));
+        ex = Assert.Throws<ArgumentOutOfRangeException>(() => (Options() with { KlCoefficient = -1 }).Validate());
+        Assert.That(ex!.ParamName, Is.EqualTo("KlCoefficient"));
+    }
+
+    [Test]
+    public void BatchesAreReproducibleAndDrawnWithoutReplacement()
+    {
+        using var model = Model();
+        using var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(trainItems: 20), Options());
+        var a = trainer.SampleBatch(5).Select(i => i.Id).ToList();
+        Assert.That(a, Is.Unique);
+        Assert.That(a, Has.Count.EqualTo(8));
+        Assert.That(trainer.SampleBatch(5).Select(i => i.Id), Is.EqualTo(a));
+        Assert.That(trainer.SampleBatch(6).Select(i => i.Id), Is.Not.EqualTo(a));
+    }
+
+    sealed class SynchronousProgress(Action<TrainingProgress> action) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => action(value);
+    }
+}
