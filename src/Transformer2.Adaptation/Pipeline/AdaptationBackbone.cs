@@ -23,5 +23,5 @@ public sealed record AdaptationBackbone(LlamaForCausalLM Model, ITextTokenizer T
     public IReadOnlyDictionary<string, long> TargetLengths => Layers.ToDictionary(l => l.Key, l => l.Value.Rank, StringComparer.Ordinal);
 
     /// <summary>Renders and tokenises a conversation, ready for generation.</summary>
-    public int[] EncodePrompt(IReadOnlyList<ChatMessage> messages) => Tokenizer.Encode(Template.Render(messages, addGenerationPrompt: true), addBos: false);
+    public int[] EncodePrompt(IReadOnlyList<ChatMessage> messages) => Tokenizer.EncodePrompt(Template.Render(messages, addGenerationPrompt: true));
 }
