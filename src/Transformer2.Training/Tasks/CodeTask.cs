@@ -20,6 +20,15 @@ public sealed class CodeTask : TaskBase
     /// <summary>The authors' system message (sic: two spaces before "consistently").</summary>
     public const string SystemPrompt = "You are an exceptionally intelligent coding assistant that  consistently delivers accurate and reliable responses to user instructions.";
 
+    /// <summary>The <see cref="TaskItem.Metadata"/> key naming an item's dataset (<see cref="Mbpp"/> or <see cref="HumanEval"/>).</summary>
+    public const string DatasetKey = "dataset";
+
+    /// <summary>Dataset name of MBPP items: the solution is sanitised from prompt + completion.</summary>
+    public const string Mbpp = "mbpp";
+
+    /// <summary>Dataset name of HumanEval items: the solution is prompt + completion, unsanitised.</summary>
+    public const string HumanEval = "humaneval";
+
     /// <summary>The MBPP assistant prefill.</summary>
     public const string MbppResponsePrefix = "```python";
 
@@ -161,8 +170,11 @@ public sealed class CodeTask : TaskBase
         return (HarnessSource, spec);
     }
 
-    // HumanEval items carry the signature as prefill; MBPP items carry the fence only.
-    private static bool IsHumanEval(TaskItem item) => item.ResponsePrefix is { } p && p != MbppResponsePrefix;
+    // Items say which dataset they come from; without that, HumanEval items are told apart by their signature prefill.
+    private static bool IsHumanEval(TaskItem item)
+        => item.Metadata.TryGetValue(DatasetKey, out var dataset)
+            ? dataset == HumanEval
+            : item.ResponsePrefix is { } p && p != MbppResponsePrefix;
 
     private static string Tail(string text) => text.Length <= 300 ? text.Trim() : text[^300..].Trim();
 

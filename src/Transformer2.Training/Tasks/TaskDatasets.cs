@@ -85,9 +85,10 @@ public static partial class TaskDatasets
         }).ToList();
 
     /// <summary>
-    /// MBPP / MBPP+: the evalplus layout (<c>prompt</c> docstring with the first assert, <c>entry_point</c>, <c>test</c> or
-    /// <c>assertion</c>) or the original/Hugging Face layouts (<c>text</c> or <c>prompt</c>, <c>code</c>, <c>test_list</c>,
-    /// <c>test_imports</c>/<c>test_setup_code</c>). Prompt = the authors' instruction (<see cref="CodeTask.MbppInstruction"/>).
+    /// MBPP / MBPP+: the evalplus layout (<c>prompt</c> docstring with the first assert, <c>entry_point</c>, <c>assertion</c>)
+    /// or the original/Hugging Face layouts (<c>text</c> or <c>prompt</c>, <c>code</c>, <c>test_list</c>,
+    /// <c>test_imports</c>/<c>test_setup_code</c>, <c>test</c>). Prompt = the authors' instruction
+    /// (<see cref="CodeTask.MbppInstruction"/>); tests = <c>assertion</c>, else <c>test_list</c>, else <c>test</c>.
     /// </summary>
     public static IReadOnlyList<TaskItem> LoadMbpp(string path)
         => Rows(path).Select((row, i) =>
@@ -97,8 +98,12 @@ public static partial class TaskDatasets
             var setup = string.Join("\n", new[] { OptionalText(row, "test_setup_code") }
                 .Concat(row["test_imports"] is JsonArray ? StringList(path, i, row, "test_imports") : [])
                 .Where(s => !string.IsNullOrWhiteSpace(s)));
-            var tests = OptionalText(row, "test") ?? OptionalText(row, "assertion")
-                ?? (testList.Count > 0 ? string.Join("\n", testList) : throw Bad(path, i, "test", "is missing (also no 'assertion' or 'test_list')"));
+            // Base tests first (the authors score evalplus base tests): evalplus "assertion", the original "test_list", and only
+            // then "test" (in the Hugging Face MBPP+ files it also runs the extra "plus" inputs).
+            var tests = OptionalText(row, "assertion")
+                ?? (testList.Count > 0 ? string.Join("\n", testList) : null)
+                ?? OptionalText(row, "test")
+                ?? throw Bad(path, i, "test", "is missing (also no 'assertion' or 'test_list')");
             if (setup.Length > 0)
             {
                 tests = setup + "\n" + tests;
@@ -136,6 +141,7 @@ public static partial class TaskDatasets
                 EntryPoint = entryPoint,
                 TestCode = tests,
                 ResponsePrefix = CodeTask.MbppResponsePrefix,
+                Metadata = new Dictionary<string, string> { [CodeTask.DatasetKey] = CodeTask.Mbpp },
             };
         }).ToList();
 
@@ -154,6 +160,7 @@ public static partial class TaskDatasets
                 EntryPoint = entryPoint,
                 TestCode = Text(path, i, row, "test") + "\n\ncheck(" + entryPoint + ")\n",
                 ResponsePrefix = CodeTask.HumanEvalResponsePrefix(prompt),
+                Metadata = new Dictionary<string, string> { [CodeTask.DatasetKey] = CodeTask.HumanEval },
             };
         }).ToList();
 

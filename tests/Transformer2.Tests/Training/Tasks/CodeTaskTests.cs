@@ -142,6 +142,17 @@ public class CodeTaskTests
     }
 
     [Test]
+    public async Task BatchScoringKeepsOrder()
+    {
+        var task = new CodeTask([MbppItem], null, Sandbox);
+        var right = "\ndef add(a, b):\n    return a + b\n";
+        var wrong = "\ndef add(a, b):\n    return a * b\n";
+        var scores = await TaskScoring.ScoreAllAsync(task, [MbppItem, MbppItem, MbppItem, MbppItem], [right, wrong, wrong, right], maxParallelism: 2);
+        Assert.That(scores.Select(s => s.Correct), Is.EqualTo(new[] { true, false, false, true }));
+        Assert.ThrowsAsync<ArgumentException>(() => TaskScoring.ScoreAllAsync(task, [MbppItem], []));
+    }
+
+    [Test]
     public async Task HumanEvalSolutionIsPromptPlusCompletion()
     {
         var task = new CodeTask([], [HumanEvalItem], Sandbox);

@@ -1,0 +1,95 @@
+using LLama;
+using LLama.Common;
+using LLama.Native;
+
+namespace Transformer2.Tests.Models.Oracle;
+
+/// <summary>
+/// llama.cpp (through LLamaSharp's CPU backend) as an independent implementation: loads a GGUF file and returns the
+/// logits of every position, computed with an F32 KV cache and flash attention off (its F16 defaults add ~1e-2 of error).
+/// </summary>
+internal sealed class LlamaCpp : IDisposable
+{
+    static readonly object InitializeGate = new();
+    static bool _initialized;
+
+    readonly LLamaWeights _weights;
+    readonly LLamaContext _context;
+
+    LlamaCpp(LLamaWeights weights, LLamaContext context)
+    {
+        _weights = weights;
+        _context = context;
+        VocabSize = weights.Vocab.Count;
+    }
+
+    /// <summary>Logits per token.</summary>
+    public int VocabSize { get; }
+
+    /// <summary>Loads <paramref name="ggufPath"/> with a context of <paramref name="contextSize"/> positions.</summary>
+    public static LlamaCpp Load(string ggufPath, int contextSize, int threads = 1)
+    {
+        InitializeOnce();
+        var parameters = new ModelParams(ggufPath)
+        {
+            ContextSize = (uint)contextSize,
+            BatchSize = (uint)contextSize,
+            UBatchSize = (uint)contextSize,
+            Threads = threads,
+            BatchThreads = threads,
+            GpuLayerCount = 0,
+            TypeK = GGMLType.GGML_TYPE_F32,
+            TypeV = GGMLType.GGML_TYPE_F32,
+            FlashAttention = false,
+        };
+        var weights = LLamaWeights.LoadFromFile(parameters);
+        try
+        {
+            return new LlamaCpp(weights, weights.CreateContext(parameters));
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Forgets every cached position.</summary>
+    public void Reset() => _context.NativeHandle.MemoryClear(true);
+
+    /// <summary>
+    /// Evaluates <paramref name="tokens"/> at positions <paramref name="firstPosition"/>… after what is cached and returns
+    /// their logits [tokens.Count, vocab].
+    /// </summary>
+    public float[,] Decode(IReadOnlyList<int> tokens, int firstPosition = 0)
+    {
+        var batch = new LLamaBatch();
+        for (int i = 0; i < tokens.Count; i++) batch.Add((LLamaToken)tokens[i], (LLamaPos)(firstPosition + i), (LLamaSeqId)0, true);
+        var result = _context.NativeHandle.Decode(batch);
+        if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode failed: {result}.");
+        var logits = new float[tokens.Count, VocabSize];
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            var row = _context.NativeHandle.GetLogitsIth(i);
+            for (int v = 0; v < VocabSize; v++) logits[i, v] = row[v];
+        }
+        return logits;
+    }
+
+    public void Dispose()
+    {
+        _context.Dispose();
+        _weights.Dispose();
+    }
+
+    static void InitializeOnce()
+    {
+        lock (InitializeGate)
+        {
+            if (_initialized) return;
+            // Quiet: llama.cpp logs every tensor it loads. Errors still surface as exceptions.
+            NativeLibraryConfig.All.WithLogCallback((level, message) => { });
+            _initialized = true;
+        }
+    }
+}
