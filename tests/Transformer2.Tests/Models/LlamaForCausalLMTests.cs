@@ -68,6 +68,29 @@ public class LlamaForCausalLMTests
     }
 
     [Test]
+    public void BFloat16RunsPaddedAndCachedWithoutNaN()
+    {
+        var config = TinyModels.Llama();
+        using var full32 = TinyModels.Create(config);
+        string folder = TinyModels.TempFolder();
+        full32.SavePretrained(folder);
+        using var model = LlamaForCausalLM.FromPretrained(folder, ScalarType.BFloat16);
+        Directory.Delete(folder, recursive: true);
+        using var ids = TinyModels.RandomIds(config, 2, 6);
+        using var mask = tensor(new long[] { 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 }).view(2, 6);
+        using var reference = full32.Forward(ids, mask).to_type(ScalarType.Float32);
+        using var cache = model.CreateCache(2, 6);
+        using var prefill = model.Forward(ids.narrow(1, 0, 5), mask.narrow(1, 0, 5), cache: cache);
+        using var step = model.Forward(ids.narrow(1, 5, 1), mask, cache: cache);
+        using var logits = cat([prefill, step], 1).to_type(ScalarType.Float32);
+        Assert.That(logits.dtype, Is.EqualTo(ScalarType.Float32));
+        Assert.That(logits.isnan().any().item<bool>(), Is.False);
+        // Real positions agree with float32 to bf16 precision (padding positions are don't-cares).
+        using var real = (logits - reference).abs().masked_fill(mask.eq(0).unsqueeze(2), 0);
+        Assert.That(real.max().item<float>(), Is.LessThan(0.05f));
+    }
+
+    [Test]
     public void SlidingWindowHidesTokensBeyondIt()
     {
         // One layer: position t sees tokens t-3..t only, so changing token 0 leaves positions ≥ 4 untouched.

@@ -15,17 +15,31 @@ internal static class MistralVocabulary
     public const string VocabularyPackage = "mistral-tokenizer-js@1.0.0";
     public const string SentencePiecePackage = "@agnai/sentencepiece-js@1.1.1";
 
-    private static readonly Lazy<string> ModelFile = new(Prepare);
+    private static readonly Lazy<string> ModelFile = new(() => Prepare(v3: false));
+    private static readonly Lazy<string> V3ModelFile = new(() => Prepare(v3: true));
     private static readonly Lazy<SentencePieceTokenizer> Loaded = new(() => SentencePieceTokenizer.FromModelFile(ModelPath));
 
     public static string ModelPath => ModelFile.Value;
 
+    /// <summary>
+    /// The same vocabulary shaped like Mistral v0.3's <c>tokenizer.model</c>: 768 control pieces after &lt;/s&gt;
+    /// (<c>[INST]</c>=3, <c>[/INST]</c>=4, tool markers, then <c>[control_N]</c>), so every later id moves up by 768.
+    /// </summary>
+    public static string V3ModelPath => V3ModelFile.Value;
+
+    /// <summary>The 768 v0.3 control pieces.</summary>
+    public static string[] V3Controls { get; } =
+    [
+        "[INST]", "[/INST]", "[TOOL_CALLS]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]",
+        .. Enumerable.Range(7, 761).Select(i => $"[control_{i + 1}]"),
+    ];
+
     public static SentencePieceTokenizer Tokenizer => Loaded.Value;
 
-    private static string Prepare()
+    private static string Prepare(bool v3)
     {
         var package = NpmPackageCache.Get(VocabularyPackage);
-        var folder = Path.Combine(Path.GetDirectoryName(package)!, "sp-model");
+        var folder = Path.Combine(Path.GetDirectoryName(package)!, v3 ? "sp-model-v3" : "sp-model");
         var path = Path.Combine(folder, "tokenizer.model");
         if (File.Exists(path)) return path;
 
@@ -40,7 +54,7 @@ internal static class MistralVocabulary
         Assert.That(vocab[3], Is.EqualTo("<0x00>"));
         Directory.CreateDirectory(folder);
         var staging = path + ".tmp";
-        SentencePieceModelWriter.Write(staging, SentencePieceModelWriter.LlamaLayout(vocab[259..]));
+        SentencePieceModelWriter.Write(staging, SentencePieceModelWriter.LlamaLayout(vocab[259..], v3 ? V3Controls : []));
         File.Move(staging, path, overwrite: true);
         return path;
     }

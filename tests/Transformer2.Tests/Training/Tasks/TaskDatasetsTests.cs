@@ -139,6 +139,25 @@ public class TaskDatasetsTests
     }
 
     [Test]
+    public void LoadsMbppPlusHuggingFaceLayoutPreferringBaseTests()
+    {
+        var path = WriteLines("mbppplus.jsonl", new
+        {
+            task_id = 2,
+            prompt = "Write a function to find the shared elements from the given two lists.",
+            code = "def similar_elements(a, b):\n    return tuple(set(a) & set(b))",
+            test_imports = new[] { "import math" },
+            test_list = new[] { "assert set(similar_elements((3, 4), (4, 5))) == set((4,))" },
+            test = "inputs = [[(1,), (2,)]]\nfor x in inputs: similar_elements(*x)",
+        });
+        var item = TaskDatasets.LoadMbpp(path).Single();
+        Assert.That(item.EntryPoint, Is.EqualTo("similar_elements"));
+        Assert.That(item.TestCode, Is.EqualTo("import math\nassert set(similar_elements((3, 4), (4, 5))) == set((4,))"));
+        Assert.That(item.Metadata[CodeTask.DatasetKey], Is.EqualTo(CodeTask.Mbpp));
+        Assert.That(item.Prompt, Does.StartWith("Write a function to find the shared elements from the given two lists. Your code should satisfy"));
+    }
+
+    [Test]
     public void LoadsHumanEval()
     {
         var path = WriteLines("HumanEval.jsonl", new
@@ -152,6 +171,7 @@ public class TaskDatasetsTests
         Assert.That(item.Prompt, Is.EqualTo("Write a solution to the following problem:\n```python\ndef add(a, b):\n    \"\"\"Add two numbers.\"\"\"\n```"));
         Assert.That(item.ResponsePrefix, Is.EqualTo("```python\ndef add(a, b):\n    \"\"\"Add two numbers.\"\"\""));
         Assert.That(item.TestCode, Does.EndWith("check(add)\n"));
+        Assert.That(item.Metadata[CodeTask.DatasetKey], Is.EqualTo(CodeTask.HumanEval));
     }
 
     [Test]
