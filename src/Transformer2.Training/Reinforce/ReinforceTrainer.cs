@@ -122,6 +122,11 @@ public sealed class ReinforceTrainer : IDisposable
     /// <summary>The tensors being trained: the SVF vectors (an <see cref="SvfPolicy"/>), or the policy given to the constructor.</summary>
     public ITrainablePolicy Policy => _policy;
 
+    /// <summary>
+    /// Per-item inputs beyond the prompt text, such as images (<see cref="LlavaItemInputs"/>); <see langword="null"/> for text tasks.
+    /// </summary>
+    public IItemInputs? ItemInputs { get; init; }
+
     /// <summary>Runs the whole training and returns its result; progress is reported after each iteration.</summary>
     public async Task<TrainingResult> TrainAsync(IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -282,7 +287,7 @@ public sealed class ReinforceTrainer : IDisposable
             using (no_grad())
             using (var scope = NewDisposeScope())
             using (_policy.Activate(withGradient: false))
-                generated = generator.GenerateBatch(prompts.Select(p => (IReadOnlyList<int>)p).ToList(), options, cancellationToken);
+                generated = Generate(generator, chunk, prompts, options, cancellationToken);
             for (int i = 0; i < chunk.Count; i++)
             {
                 var completion = generated[i].TokenIds.ToArray();
@@ -298,7 +303,8 @@ public sealed class ReinforceTrainer : IDisposable
         using var scope = NewDisposeScope();
         var (ids, attention, completionMask) = Pack(chunk);
         Tensor logits;
-        using (_policy.Activate(withGradient: true)) logits = _model.Forward(ids, attention);
+        var items = chunk.Select(r => r.Item).ToList();
+        using (_policy.Activate(withGradient: true)) logits = Forward(items, ids, attention);
         var sequenceLogProbs = PolicyGradient.MaskedSum(PolicyGradient.NextTokenLogProbs(logits, ids), completionMask);   // [b]
         var r = tensor(rewards.Select(x => (float)x).ToArray());
         var loss = -(sequenceLogProbs * r).sum() / batchSize;
@@ -308,7 +314,7 @@ public sealed class ReinforceTrainer : IDisposable
             Tensor referenceLogits;
             using (no_grad())
             using (_policy.ActivateBase())
-                referenceLogits = _model.Forward(ids, attention);
+                referenceLogits = Forward(items, ids, attention);
             var kl = PolicyGradient.MaskedSum(PolicyGradient.KlPerPosition(logits, referenceLogits, _options.KlDirection), completionMask);   // [b]
             loss = loss + kl.sum() * (_options.KlCoefficient / batchSize);
             klSum = kl.sum().item<float>();
@@ -356,14 +362,29 @@ public sealed class ReinforceTrainer : IDisposable
             using (no_grad())
             using (var scope = NewDisposeScope())
             using (_policy.Activate(withGradient: false))
-                generated = generator.GenerateBatch(chunk.Select(i => (IReadOnlyList<int>)EncodePrompt(i)).ToList(), options, cancellationToken);
+                generated = Generate(generator, chunk, chunk.Select(EncodePrompt).ToList(), options, cancellationToken);
             for (int i = 0; i < chunk.Count; i++)
                 if (_task.Score(chunk[i], _tokenizer.Decode(generated[i].TokenIds, skipSpecialTokens: true)).Correct) correct++;
         }
         return correct / (double)items.Count;
     }
 
-    int[] EncodePrompt(TaskItem item) => _tokenizer.EncodePrompt(TaskPrompt.Render(_template, _task.BuildMessages(item)));
+    int[] EncodePrompt(TaskItem item)
+    {
+        var ids = _tokenizer.EncodePrompt(TaskPrompt.Render(_template, _task.BuildMessages(item)));
+        return ItemInputs is null ? ids : ItemInputs.PreparePrompt(item, ids);
+    }
+
+    IReadOnlyList<GenerationResult> Generate(TextGenerator generator, IReadOnlyList<TaskItem> items, IReadOnlyList<int[]> prompts, GenerationOptions options, CancellationToken cancellationToken)
+    {
+        var batch = prompts.Select(p => (IReadOnlyList<int>)p).ToList();
+        return ItemInputs is null
+            ? generator.GenerateBatch(batch, options, cancellationToken)
+            : generator.GenerateBatch(batch, options, ItemInputs.Embedder(items), cancellationToken);
+    }
+
+    Tensor Forward(IReadOnlyList<TaskItem> items, Tensor ids, Tensor attention) =>
+        ItemInputs is null ? _model.Forward(ids, attention) : _model.ForwardFromEmbeddings(ItemInputs.Embedder(items)(ids), attention);
 
     GenerationOptions GenerationOptions(int iteration) => new()
     {
