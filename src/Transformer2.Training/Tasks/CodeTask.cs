@@ -10,9 +10,10 @@ namespace Transformer2.Training.Tasks;
 /// correct when the generated program passes the item's tests inside <see cref="PythonSandbox"/>.
 /// </summary>
 /// <remarks>
-/// Scoring differs from evalplus in one respect: evalplus compares the solution's outputs on the base inputs with the canonical
-/// solution's outputs (with a time limit of 4× the canonical time, at least 0.2 s); we run the dataset's test code (asserts or
-/// <c>check(candidate)</c>) under the sandbox's time limit. Code runs only with a sandbox the user created with
+/// Scoring follows evalplus base tests where the dataset allows: with <c>base_input</c> and <c>canonical_solution</c> (evalplus
+/// files) the solution's outputs are compared with the canonical solution's (<see cref="ReferenceComparisonTests"/>); other
+/// layouts run the dataset's test code (asserts or <c>check(candidate)</c>). Unlike evalplus, the time limit is the sandbox's
+/// (not 4× the canonical time, at least 0.2 s) and evalplus's per-task special oracles are not reproduced. Code runs only with a sandbox the user created with
 /// <see cref="PythonSandboxOptions.AllowUntrustedCodeExecution"/>; without one, scoring throws <see cref="CodeExecutionNotEnabledException"/>.
 /// </remarks>
 public sealed class CodeTask : TaskBase
@@ -168,6 +169,44 @@ public sealed class CodeTask : TaskBase
             tests,
         });
         return (HarnessSource, spec);
+    }
+
+    /// <summary>
+    /// Test code in the manner of evalplus base tests: runs <paramref name="referenceSource"/> in its own namespace, then for
+    /// every input of <paramref name="inputsJson"/> (a JSON array of argument lists) compares the solution's
+    /// <paramref name="entryPoint"/> with the reference's output: exact equality, or for floats (and lists/tuples of them)
+    /// closeness with relative 1e-7 and absolute <paramref name="atol"/>. evalplus's per-task special oracles and input
+    /// deserialisers for a few MBPP tasks are not reproduced.
+    /// </summary>
+    public static string ReferenceComparisonTests(string referenceSource, string entryPoint, string inputsJson, double atol)
+    {
+        ArgumentNullException.ThrowIfNull(referenceSource);
+        ArgumentException.ThrowIfNullOrWhiteSpace(entryPoint);
+        ArgumentNullException.ThrowIfNull(inputsJson);
+        if (!System.Text.RegularExpressions.Regex.IsMatch(entryPoint, @"^[A-Za-z_][A-Za-z0-9_]*$"))
+        {
+            throw new ArgumentException($"Entry point '{entryPoint}' is not a Python identifier.", nameof(entryPoint));
+        }
+
+        static string B64(string text) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(text));
+        var atolText = atol.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        return $$"""
+import base64 as _t2_b64, copy as _t2_copy, json as _t2_json, math as _t2_math
+def _t2_close(out, exp, atol):
+    if isinstance(exp, float) or isinstance(out, float):
+        if not isinstance(out, (int, float)) or not isinstance(exp, (int, float)) or isinstance(out, bool) != isinstance(exp, bool):
+            return False
+        return out == exp or _t2_math.isclose(out, exp, rel_tol=1e-07, abs_tol=atol)
+    if isinstance(exp, (list, tuple)) and isinstance(out, (list, tuple)) and type(out) == type(exp):
+        return len(out) == len(exp) and all(_t2_close(o, e, atol) for o, e in zip(out, exp))
+    return out == exp
+_t2_reference = {}
+exec(compile(_t2_b64.b64decode("{{B64(referenceSource)}}").decode("utf-8"), "reference.py", "exec"), _t2_reference)
+for _t2_input in _t2_json.loads(_t2_b64.b64decode("{{B64(inputsJson)}}").decode("utf-8")):
+    _t2_expected = _t2_reference["{{entryPoint}}"](*_t2_copy.deepcopy(_t2_input))
+    _t2_output = {{entryPoint}}(*_t2_copy.deepcopy(_t2_input))
+    assert _t2_close(_t2_output, _t2_expected, {{atolText}}), "wrong output for input %r" % (_t2_input,)
+""";
     }
 
     // Items say which dataset they come from; without that, HumanEval items are told apart by their signature prefill.

@@ -85,10 +85,11 @@ public static partial class TaskDatasets
         }).ToList();
 
     /// <summary>
-    /// MBPP / MBPP+: the evalplus layout (<c>prompt</c> docstring with the first assert, <c>entry_point</c>, <c>assertion</c>)
-    /// or the original/Hugging Face layouts (<c>text</c> or <c>prompt</c>, <c>code</c>, <c>test_list</c>,
-    /// <c>test_imports</c>/<c>test_setup_code</c>, <c>test</c>). Prompt = the authors' instruction
-    /// (<see cref="CodeTask.MbppInstruction"/>); tests = <c>assertion</c>, else <c>test_list</c>, else <c>test</c>.
+    /// MBPP / MBPP+: the evalplus layout (<c>prompt</c> docstring with the first assert, <c>entry_point</c>,
+    /// <c>canonical_solution</c>, <c>base_input</c>, <c>atol</c>, or <c>assertion</c>) or the original/Hugging Face layouts
+    /// (<c>text</c> or <c>prompt</c>, <c>code</c>, <c>test_list</c>, <c>test_imports</c>/<c>test_setup_code</c>, <c>test</c>).
+    /// Prompt = the authors' instruction (<see cref="CodeTask.MbppInstruction"/>); tests = the solution's outputs on
+    /// <c>base_input</c> compared with the canonical solution's, else <c>assertion</c>, else <c>test_list</c>, else <c>test</c>.
     /// </summary>
     public static IReadOnlyList<TaskItem> LoadMbpp(string path)
         => Rows(path).Select((row, i) =>
@@ -98,12 +99,15 @@ public static partial class TaskDatasets
             var setup = string.Join("\n", new[] { OptionalText(row, "test_setup_code") }
                 .Concat(row["test_imports"] is JsonArray ? StringList(path, i, row, "test_imports") : [])
                 .Where(s => !string.IsNullOrWhiteSpace(s)));
-            // Base tests first (the authors score evalplus base tests): evalplus "assertion", the original "test_list", and only
-            // then "test" (in the Hugging Face MBPP+ files it also runs the extra "plus" inputs).
-            var tests = OptionalText(row, "assertion")
+            // Base tests first (the authors score evalplus base tests): evalplus "base_input" checked against the canonical
+            // solution's outputs, then "assertion", the original "test_list", and only then "test" (in the Hugging Face MBPP+
+            // files it also runs the extra "plus" inputs).
+            var entryPointField = OptionalText(row, "entry_point");
+            var tests = ReferenceComparisonTests(row, entryPointField)
+                ?? OptionalText(row, "assertion")
                 ?? (testList.Count > 0 ? string.Join("\n", testList) : null)
                 ?? OptionalText(row, "test")
-                ?? throw Bad(path, i, "test", "is missing (also no 'assertion' or 'test_list')");
+                ?? throw Bad(path, i, "test", "is missing (also no 'base_input', 'assertion' or 'test_list')");
             if (setup.Length > 0)
             {
                 tests = setup + "\n" + tests;
@@ -123,7 +127,7 @@ public static partial class TaskDatasets
                 sourcePrompt = "\"\"\"\n" + description + "\n" + firstAssert + "\n\"\"\"\n";
             }
 
-            var entryPoint = OptionalText(row, "entry_point") ?? DeriveEntryPoint(OptionalText(row, "code") ?? OptionalText(row, "canonical_solution"), tests)
+            var entryPoint = entryPointField ?? DeriveEntryPoint(OptionalText(row, "code") ?? OptionalText(row, "canonical_solution"), tests)
                 ?? throw Bad(path, i, "entry_point", "is missing and cannot be derived from 'code' and the tests");
             string instruction;
             try
@@ -165,6 +169,18 @@ public static partial class TaskDatasets
         }).ToList();
 
     private static IReadOnlyList<JsonObject> Rows(string path) => DatasetRecords.Read(path);
+
+    // evalplus rows (MbppPlus-v0.1.0.jsonl) carry base inputs and the canonical solution instead of asserts.
+    private static string? ReferenceComparisonTests(JsonObject row, string? entryPoint)
+    {
+        if (entryPoint is null || row["base_input"] is not JsonArray inputs || OptionalText(row, "canonical_solution") is not { } canonical)
+        {
+            return null;
+        }
+
+        var atol = row["atol"] is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<double>() : 0.0;
+        return CodeTask.ReferenceComparisonTests(OptionalText(row, "prompt") + canonical, entryPoint, inputs.ToJsonString(), atol);
+    }
 
     private static string? FirstAssertLine(string tests)
         => PyStr.SplitLines(tests).Select(PyStr.Strip).FirstOrDefault(l => l.StartsWith("assert", StringComparison.Ordinal));

@@ -153,6 +153,39 @@ public class CodeTaskTests
     }
 
     [Test]
+    public async Task EvalplusRowsCompareOutputsWithTheCanonicalSolution()
+    {
+        var dir = TaskTestData.TempDir();
+        try
+        {
+            var path = Path.Combine(dir, "MbppPlus.jsonl");
+            var row = new Dictionary<string, object>
+            {
+                ["task_id"] = "Mbpp/9",
+                ["prompt"] = "\"\"\"\nWrite a function to compute the area of a circle.\nassert math.isclose(area(1.0), 3.14159, rel_tol=0.001)\n\"\"\"\n",
+                ["entry_point"] = "area",
+                ["canonical_solution"] = "import math\ndef area(r):\n    return math.pi * r * r\n",
+                ["base_input"] = new object[] { new object[] { 1.0 }, new object[] { 2 }, new object[] { 0.5 } },
+                ["atol"] = 0.001,
+            };
+            File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(row) + "\n");
+            var item = TaskDatasets.LoadMbpp(path).Single();
+            Assert.That(item.TestCode, Does.Contain("_t2_reference"));
+            var task = new CodeTask([item], null, Sandbox);
+            var close = await task.ScoreAsync(item, "\nimport math\ndef area(r):\n    return 3.1416 * r * r\n");
+            Assert.That(close.Correct, Is.True, close.Detail);
+            var wrong = await task.ScoreAsync(item, "\ndef area(r):\n    return 3.0 * r * r\n");
+            Assert.That(wrong.Correct, Is.False);
+            Assert.That(wrong.Detail, Does.Contain("wrong output for input"));
+            Assert.Throws<ArgumentException>(() => CodeTask.ReferenceComparisonTests("x=1", "os.system('x')", "[]", 0));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
     public async Task HumanEvalSolutionIsPromptPlusCompletion()
     {
         var task = new CodeTask([], [HumanEvalItem], Sandbox);
