@@ -1,19 +1,5 @@
 namespace Transformer2.Models.Tokenization;
 
-/// <summary>The kinds of SentencePiece vocabulary entries (<c>ModelProto.SentencePiece.Type</c>).</summary>
-internal enum SentencePieceType
-{
-    Normal = 1,
-    Unknown = 2,
-    Control = 3,
-    UserDefined = 4,
-    Unused = 5,
-    Byte = 6,
-}
-
-/// <summary>One vocabulary entry: its text (with U+2581 for spaces), score and kind.</summary>
-internal readonly record struct SentencePiece(string Piece, float Score, SentencePieceType Type);
-
 /// <summary>
 /// A parsed SentencePiece <c>tokenizer.model</c> (<c>ModelProto</c>): the pieces, the trainer settings that matter for
 /// encoding (model type, byte fallback, special ids) and the normalizer settings (dummy prefix, whitespace handling).

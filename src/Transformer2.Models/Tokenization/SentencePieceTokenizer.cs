@@ -30,6 +30,7 @@ public sealed class SentencePieceTokenizer : ITextTokenizer
             throw new InvalidDataException($"{source}: treat_whitespace_as_suffix is not supported.");
 
         _model = model;
+        CheckId(model.UnknownId, "unk_id", source);
         _encoder = new SentencePieceBpeEncoder(model, source);
         _byteValue = new int[model.Pieces.Count];
         for (var id = 0; id < model.Pieces.Count; id++)

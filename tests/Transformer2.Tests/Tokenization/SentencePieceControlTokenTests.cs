@@ -81,6 +81,30 @@ public sealed class SentencePieceControlTokenTests
     }
 
     [Test]
+    public void CorruptedModelsFailWithInvalidDataOrStillWork()
+    {
+        var original = File.ReadAllBytes(_model);
+        var random = new Random(1234);
+        var corrupted = Path.Combine(_folder, "corrupted.model");
+        for (var trial = 0; trial < 300; trial++)
+        {
+            var bytes = (byte[])original.Clone();
+            for (var flips = random.Next(1, 4); flips > 0; flips--) bytes[random.Next(bytes.Length)] = (byte)random.Next(256);
+            File.WriteAllBytes(corrupted, trial % 10 == 0 ? bytes[..random.Next(bytes.Length)] : bytes);
+            try
+            {
+                var tokenizer = SentencePieceTokenizer.FromModelFile(corrupted);
+                var ids = tokenizer.Encode("[INST] Hello world héllo 🦙[/INST]", addBos: true);
+                tokenizer.Decode(ids);
+            }
+            catch (InvalidDataException e)
+            {
+                Assert.That(e.Message, Does.Contain(corrupted));
+            }
+        }
+    }
+
+    [Test]
     public void UnigramModelsAreRejected()
     {
         // Patch the trainer spec's model_type varint (field 3, value 2 = BPE) to 1 = Unigram.
