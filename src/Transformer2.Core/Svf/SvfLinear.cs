@@ -54,9 +54,9 @@ public sealed class SvfLinear : nn.Module<Tensor, Tensor>
         // Everything the module keeps is detached from the caller's dispose scope: the module owns it.
         this.weight = (Parameter)new Parameter(weight.detach(), requires_grad: false).DetachFromDisposeScope();
         this.bias = bias is null ? null : (Parameter)new Parameter(bias.detach(), requires_grad: false).DetachFromDisposeScope();
-        svf_u = u.to(weight.dtype, weight.device).contiguous().DetachFromDisposeScope();
-        svf_s = singularValues.to(SingularValueType(weight.dtype), weight.device).contiguous().DetachFromDisposeScope();
-        svf_v = v.to(weight.dtype, weight.device).contiguous().DetachFromDisposeScope();
+        svf_u = Own(u.to(weight.dtype, weight.device).contiguous(), u);
+        svf_s = Own(singularValues.to(SingularValueType(weight.dtype), weight.device).contiguous(), singularValues);
+        svf_v = Own(v.to(weight.dtype, weight.device).contiguous(), v);
         // Registered by hand, not by RegisterComponents: the factors must stay out of the state dict.
         register_parameter(nameof(weight), this.weight);
         if (this.bias is not null) register_parameter(nameof(bias), this.bias);
@@ -186,6 +186,10 @@ public sealed class SvfLinear : nn.Module<Tensor, Tensor>
         current.Dispose();
         return moved;
     }
+
+    /// <summary>Our own handle: a conversion that changed nothing returns the caller's tensor, which the caller may dispose.</summary>
+    static Tensor Own(Tensor converted, Tensor original) =>
+        (ReferenceEquals(converted, original) ? original.alias() : converted).DetachFromDisposeScope();
 
     static ScalarType SingularValueType(ScalarType weightType) => weightType == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
 

@@ -8,7 +8,11 @@ namespace Transformer2.Models.Generation;
 /// The state of one batched generation: left-padded prompts, a preallocated KV cache and per-row progress.
 /// Each <see cref="Step"/> is self-contained (its own no-grad and dispose scopes), so steps may run on different threads.
 /// </summary>
-internal sealed class GenerationSession : IDisposable
+/// <remarks>
+/// Public for callers that must run code around every step, such as entering an ambient SVF context from inside an
+/// async iterator (which does not keep ambient state across its yields). <see cref="TextGenerator"/> covers the usual cases.
+/// </remarks>
+public sealed class GenerationSession : IDisposable
 {
     const long PaddingId = 0;
 
@@ -26,6 +30,7 @@ internal sealed class GenerationSession : IDisposable
     readonly FinishReason?[] _finish;
     long[]? _lastTokens;
 
+    /// <summary>Prepares a generation of <paramref name="prompts"/>; <paramref name="decode"/> is needed for stop strings.</summary>
     public GenerationSession(LlamaForCausalLM model, IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, Func<IReadOnlyList<int>, string>? decode)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -57,10 +62,13 @@ internal sealed class GenerationSession : IDisposable
         if (options.Seed is { } seed) _generator = new Generator(unchecked((ulong)seed));
     }
 
+    /// <summary>Number of prompts.</summary>
     public int Rows => _prompts.Length;
 
+    /// <summary>True when every row has finished.</summary>
     public bool Done => _finish.All(f => f is not null);
 
+    /// <summary>What each row generated so far.</summary>
     public IReadOnlyList<GenerationResult> Results() =>
         Enumerable.Range(0, Rows).Select(r => new GenerationResult(_tokens[r], _logProbs[r], _finish[r] ?? FinishReason.MaxNewTokens)).ToList();
 
@@ -149,6 +157,7 @@ internal sealed class GenerationSession : IDisposable
         return tensor(seen, [Rows, width], device: device);
     }
 
+    /// <summary>Releases the KV cache.</summary>
     public void Dispose()
     {
         _cache.Dispose();

@@ -326,7 +326,7 @@ public sealed class ReinforceTrainer : IDisposable
         return correct / (double)items.Count;
     }
 
-    int[] EncodePrompt(TaskItem item) => _tokenizer.Encode(TaskPrompt.Render(_template, _task.BuildMessages(item)), addBos: false);
+    int[] EncodePrompt(TaskItem item) => _tokenizer.EncodePrompt(TaskPrompt.Render(_template, _task.BuildMessages(item)));
 
     GenerationOptions GenerationOptions(int iteration) => new()
     {

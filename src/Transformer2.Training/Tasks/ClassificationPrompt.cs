@@ -24,7 +24,7 @@ public static partial class ClassificationPrompt
     /// The system message, byte for byte (it starts with a newline and indents each line by four spaces; the Llama template
     /// trims only the ends).
     /// </summary>
-    public const string SystemPrompt = "\n    # Analyze the given question and classify it into one of four categories: 'code', 'math', 'reasoning' or 'other'. Follow these guidelines:\n\n    1. Code: Questions asking for programming solutions, functions, algorithms. Often includes specific programming terms, language syntax, or data structures.\n    2. Math: Questions involving mathematical calculations, formulas, statistics. Often includes numbers, equations, or mathematical operations.\n    3. Reasoning: Questions requiring logical thinking, application of scientific knowledge, or critical analysis of information. Often presents statements that need evaluation based on general understanding. \n    4. Other: Questions not clearly fit into above categories.\n\n    Instructions:\n    - Consider the primary focus, skills, and knowledge required to answer the question.\n    - If a question spans multiple categories, choose the most dominant one.\n    - Provide your final classification within \\boxed{} notation. Example: \\boxed{reasoning}\n\n    Format your response as follows:\n    Classification: \\boxed{category}\n    ";
+    public const string SystemPrompt = Transformer2.Models.Chat.ClassificationPrompt.System;
 
     [GeneratedRegex(@"\\boxed\{([^}]*)\}")]
     private static partial Regex FirstBoxed();

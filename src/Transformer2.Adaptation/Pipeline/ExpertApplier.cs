@@ -1,0 +1,142 @@
+using Transformer2.Adaptation.Experts;
+using Transformer2.Core.Svf;
+using static TorchSharp.torch;
+
+namespace Transformer2.Adaptation.Pipeline;
+
+/// <summary>Puts a plan into effect for the duration of a scope, factored or merged.</summary>
+internal sealed class ExpertApplier : IDisposable
+{
+    readonly AdaptationBackbone _backbone;
+    readonly ExpertRegistry _experts;
+    readonly ExpertApplicationMode _mode;
+    readonly MixtureSemantics _semantics;
+    readonly ComposedWeightCache _composed;
+    readonly SemaphoreSlim _mergedGate = new(1, 1);
+
+    public ExpertApplier(AdaptationBackbone backbone, ExpertRegistry experts, ExpertApplicationMode mode, MixtureSemantics semantics, long mergedBudgetBytes)
+    {
+        _backbone = backbone;
+        _experts = experts;
+        _mode = mode;
+        _semantics = semantics;
+        _composed = new ComposedWeightCache(mergedBudgetBytes);
+    }
+
+    public ExpertApplicationMode Mode => _mode;
+
+    public MixtureSemantics Semantics => _semantics;
+
+    internal ComposedWeightCache ComposedCache => _composed;
+
+    /// <summary>
+    /// Waits until <paramref name="plan"/> can be put into effect and returns a lease on it. In merged mode leases that
+    /// need weights are held one at a time. Call <see cref="Lease.Enter"/> in the method that runs the forwards.
+    /// <paramref name="blend"/>, for merged mixtures of the experts it was built for, replaces composition by blending.
+    /// </summary>
+    public async ValueTask<Lease> AcquireAsync(AdaptationPlan plan, CancellationToken cancellationToken, SvfBlendCache? blend = null)
+    {
+        if (_mode == ExpertApplicationMode.Factored)
+        {
+            using var scope = NewDisposeScope();
+            var multipliers = Multipliers(plan);
+            foreach (var t in multipliers.Values) t.DetachFromDisposeScope();
+            return new Lease(this, multipliers, null, false, holdsGate: false);
+        }
+        await _mergedGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (plan.IsBase) return new Lease(this, new Dictionary<string, Tensor>(), null, false, holdsGate: true);
+            Dictionary<string, Tensor> weights;
+            bool owned;
+            if (blend is not null && plan.Weights is not null)
+            {
+                // A search candidate: blend the cached per-expert compositions; too short-lived to cache.
+                weights = blend.Targets.ToDictionary(t => t, t => blend.Blend(t, plan.Weights.For(t)), StringComparer.Ordinal);
+                owned = true;
+            }
+            else
+            {
+                weights = _composed.GetOrCompose(plan.Key, () => Compose(plan), out owned);
+            }
+            foreach (var (target, w) in weights) _backbone.Layers[target].MergeComposed(w);
+            return new Lease(this, new Dictionary<string, Tensor>(), weights, owned, holdsGate: true);
+        }
+        catch
+        {
+            _mergedGate.Release();
+            throw;
+        }
+    }
+
+    /// <summary>A plan in effect; dispose it to restore the weights and let others in.</summary>
+    internal sealed class Lease : IDisposable
+    {
+        readonly ExpertApplier _owner;
+        readonly Dictionary<string, Tensor> _multipliers;
+        readonly Dictionary<string, Tensor>? _merged;
+        readonly bool _ownsMerged;
+        readonly bool _holdsGate;
+        bool _disposed;
+
+        internal Lease(ExpertApplier owner, Dictionary<string, Tensor> multipliers, Dictionary<string, Tensor>? merged, bool ownsMerged, bool holdsGate)
+        {
+            _owner = owner;
+            _multipliers = multipliers;
+            _merged = merged;
+            _ownsMerged = ownsMerged;
+            _holdsGate = holdsGate;
+        }
+
+        /// <summary>
+        /// Makes the plan ambient for the calling method and the awaits that follow it (an <see cref="AsyncLocal{T}"/>
+        /// set here, synchronously, so it is the caller's). In merged mode the layers are read as plain weights.
+        /// </summary>
+        public IDisposable Enter() => SvfContext.Use(_multipliers);
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var t in _multipliers.Values) t.Dispose();
+            if (_merged is not null)
+            {
+                foreach (var target in _merged.Keys) _owner._backbone.Layers[target].Unmerge();
+                if (_ownsMerged) foreach (var t in _merged.Values) t.Dispose();
+            }
+            if (_holdsGate) _owner._mergedGate.Release();
+        }
+    }
+
+    /// <summary>The multiplier of every target the plan adapts (targets it does not name run their base weights).</summary>
+    public Dictionary<string, Tensor> Multipliers(AdaptationPlan plan)
+    {
+        if (plan.IsBase) return new Dictionary<string, Tensor>();
+        var experts = plan.Experts.Select(name => _experts[name]).ToList();
+        var parameterization = experts[0].Metadata.Parameterization;
+        if (plan.Weights is null)
+            return experts[0].Vectors.ToDictionary(kv => kv.Key, kv => parameterization.Multiplier(kv.Value.to_type(ScalarType.Float32)), StringComparer.Ordinal);
+        if (experts.Any(e => e.Metadata.Parameterization != parameterization))
+            throw new InvalidOperationException($"Experts {string.Join(", ", plan.Experts)} use different parameterisations and cannot be mixed.");
+        return SvfMixer.Mix(experts.Select(e => e.Vectors).ToList(), plan.Weights, parameterization, _semantics);
+    }
+
+    Dictionary<string, Tensor> Compose(AdaptationPlan plan)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (target, z) in Multipliers(plan))
+        {
+            var layer = _backbone.Layers[target];
+            result[target] = SvfComposer.Compose(layer.U, layer.S, layer.V, z, layer.weight.dtype).DetachFromDisposeScope();
+        }
+        return result;
+    }
+
+    public void Dispose()
+    {
+        _composed.Dispose();
+        _mergedGate.Dispose();
+    }
+}

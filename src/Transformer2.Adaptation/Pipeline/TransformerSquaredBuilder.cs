@@ -1,0 +1,306 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Transformer2.Adaptation.Dispatch;
+using Transformer2.Adaptation.Experts;
+using Transformer2.Adaptation.Search;
+using Transformer2.Core.Experts;
+using Transformer2.Core.Svd;
+using Transformer2.Core.Svf;
+using Transformer2.Models.Chat;
+using Transformer2.Models.Generation;
+using Transformer2.Models.Llama;
+using Transformer2.Models.Tokenization;
+using static TorchSharp.torch;
+
+namespace Transformer2.Adaptation.Pipeline;
+
+/// <summary>
+/// Composes a <see cref="TransformerSquared"/>: backbone, decomposition cache, experts, dispatch strategy, how experts
+/// are applied, and generation defaults.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var t2 = await new TransformerSquaredBuilder()
+///     .UseModelFolder("models/Meta-Llama-3-8B-Instruct", ScalarType.BFloat16)
+///     .UseDecompositionCache("cache/llama3-8b-mlp.svd.safetensors")
+///     .AddExpertsFromFolder("experts/")
+///     .UsePromptDispatch(c => c.Add("math", "gsm8k").Add("code", "mbpp").Add("reasoning", "arc"))
+///     .BuildAsync();
+/// var result = await t2.AnswerAsync([ChatMessage.User("What is 17 * 23?")]);
+/// </code>
+/// </example>
+public sealed class TransformerSquaredBuilder
+{
+    string? _folder;
+    ScalarType _dtype = ScalarType.Float32;
+    Device? _device;
+    LlamaForCausalLM? _model;
+    ITextTokenizer? _tokenizer;
+    IChatTemplate? _template;
+    string? _identity;
+    TargetSelector _targets = TargetSelector.Default;
+    string? _cachePath;
+    readonly List<Action<ExpertRegistry>> _experts = [];
+    Func<IDispatchStrategy>? _strategy;
+    ExpertApplicationMode _mode = ExpertApplicationMode.Factored;
+    long _mergedBudget = 2L << 30;
+    MixtureSemantics _semantics = MixtureSemantics.Multipliers;
+    GenerationOptions _generation = new() { MaxNewTokens = 512 };
+    ILoggerFactory _loggers = NullLoggerFactory.Instance;
+
+    /// <summary>Loads the backbone from a Hugging Face folder (config.json, safetensors, tokenizer files) when built.</summary>
+    public TransformerSquaredBuilder UseModelFolder(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        _folder = folder;
+        _dtype = dtype;
+        _device = device;
+        _model = null;
+        return this;
+    }
+
+    /// <summary>Uses an already loaded model. Without SVF layers, they are injected at build time (needs a decomposition).</summary>
+    public TransformerSquaredBuilder UseModel(LlamaForCausalLM model, ITextTokenizer tokenizer, IChatTemplate? template = null)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
+        _template = template;
+        _folder = null;
+        return this;
+    }
+
+    /// <summary>Overrides the chat template (default: from the model type — Llama-3 Instruct, or Mistral Instruct).</summary>
+    public TransformerSquaredBuilder UseChatTemplate(IChatTemplate template)
+    {
+        _template = template ?? throw new ArgumentNullException(nameof(template));
+        return this;
+    }
+
+    /// <summary>The identity experts must have been trained on (default: the model folder's name).</summary>
+    public TransformerSquaredBuilder UseModelIdentity(string identity)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(identity);
+        _identity = identity;
+        return this;
+    }
+
+    /// <summary>Which matrices SVF adapts (default: the MLP projections, as the authors).</summary>
+    public TransformerSquaredBuilder UseTargets(TargetSelector targets)
+    {
+        _targets = targets ?? throw new ArgumentNullException(nameof(targets));
+        return this;
+    }
+
+    /// <summary>Stores the SVD of the targets at <paramref name="path"/>, or reuses it when it matches the model (strongly advised for real models: it takes hours on a CPU).</summary>
+    public TransformerSquaredBuilder UseDecompositionCache(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        _cachePath = path;
+        return this;
+    }
+
+    /// <summary>Registers an expert file.</summary>
+    public TransformerSquaredBuilder AddExpert(string path, string? name = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        _experts.Add(r => r.RegisterFile(path, name));
+        return this;
+    }
+
+    /// <summary>Registers an expert already in memory; the pipeline takes ownership.</summary>
+    public TransformerSquaredBuilder AddExpert(Expert expert, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(expert);
+        _experts.Add(r => r.Register(expert, name));
+        return this;
+    }
+
+    /// <summary>Registers every <c>*.safetensors</c> expert in a folder.</summary>
+    public TransformerSquaredBuilder AddExpertsFromFolder(string folder)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        _experts.Add(r => r.RegisterFolder(folder));
+        return this;
+    }
+
+    /// <summary>First pass: the model classifies the prompt; each category maps to an expert.</summary>
+    public TransformerSquaredBuilder UsePromptDispatch(Action<CategoryList> categories, int maxFirstPassTokens = 128)
+    {
+        var list = Categories(categories);
+        _strategy = () => new PromptDispatchStrategy(list, null, maxFirstPassTokens);
+        return this;
+    }
+
+    /// <summary>First pass: like prompt dispatch, with a classification expert applied while classifying.</summary>
+    public TransformerSquaredBuilder UseClassificationExpert(string classificationExpert, Action<CategoryList> categories, int maxFirstPassTokens = 128)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(classificationExpert);
+        var list = Categories(categories);
+        _strategy = () => new PromptDispatchStrategy(list, classificationExpert, maxFirstPassTokens);
+        return this;
+    }
+
+    /// <summary>First pass: a cached mixture per task, found by few-shot search over the experts' mixing weights.</summary>
+    public TransformerSquaredBuilder UseFewShotDispatch(IReadOnlyList<string> experts, Action<FewShotStrategy>? configure = null, SearchOptions? search = null,
+        bool perMatrixWeights = false, bool randomShooting = false)
+    {
+        ArgumentNullException.ThrowIfNull(experts);
+        _strategy = () =>
+        {
+            var strategy = new FewShotStrategy(experts, search, perMatrixWeights, randomShooting);
+            configure?.Invoke(strategy);
+            return strategy;
+        };
+        return this;
+    }
+
+    /// <summary>Any strategy, including your own.</summary>
+    public TransformerSquaredBuilder UseStrategy(IDispatchStrategy strategy)
+    {
+        ArgumentNullException.ThrowIfNull(strategy);
+        _strategy = () => strategy;
+        return this;
+    }
+
+    /// <summary>Per-request multipliers on the factored path: no shared weight is touched (the default).</summary>
+    public TransformerSquaredBuilder UseFactoredExperts()
+    {
+        _mode = ExpertApplicationMode.Factored;
+        return this;
+    }
+
+    /// <summary>Merged weights, composed once per expert or mixture and cached within <paramref name="budgetBytes"/>.</summary>
+    public TransformerSquaredBuilder UseMergedExperts(long budgetBytes = 2L << 30)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(budgetBytes);
+        _mode = ExpertApplicationMode.Merged;
+        _mergedBudget = budgetBytes;
+        return this;
+    }
+
+    /// <summary>What a mixture of experts adds up (default: the paper's multipliers).</summary>
+    public TransformerSquaredBuilder UseMixtureSemantics(MixtureSemantics semantics)
+    {
+        _semantics = semantics;
+        return this;
+    }
+
+    /// <summary>Generation defaults for the second pass.</summary>
+    public TransformerSquaredBuilder ConfigureGeneration(Func<GenerationOptions, GenerationOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        _generation = configure(_generation);
+        _generation.Validate();
+        return this;
+    }
+
+    /// <summary>Where logs go.</summary>
+    public TransformerSquaredBuilder UseLoggerFactory(ILoggerFactory loggers)
+    {
+        _loggers = loggers ?? throw new ArgumentNullException(nameof(loggers));
+        return this;
+    }
+
+    /// <summary>Loads what is needed and returns the pipeline.</summary>
+    public Task<TransformerSquared> BuildAsync(IProgress<string>? progress = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Build(progress, cancellationToken), cancellationToken);
+
+    /// <summary>Loads what is needed and returns the pipeline (synchronously).</summary>
+    public TransformerSquared Build(IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (_folder is null && _model is null) throw new InvalidOperationException("No backbone: call UseModelFolder or UseModel before building.");
+        var logger = _loggers.CreateLogger<TransformerSquared>();
+        bool ownsModel = _model is null;
+        var model = _model;
+        var tokenizer = _tokenizer;
+        try
+        {
+            if (model is null)
+            {
+                progress?.Report($"Loading {_folder}");
+                model = LlamaForCausalLM.FromPretrained(_folder!, _dtype, _device, null, cancellationToken, logger);
+                tokenizer = TokenizerLoader.FromPretrained(_folder!);
+            }
+            model.eval();
+            foreach (var p in model.parameters()) p.requires_grad = false;   // inference only
+            var template = _template ?? (model.Config.ModelType == LlamaConfig.MistralModelType ? MistralInstructChatTemplate.Instance : Llama3ChatTemplate.Instruct);
+            string identity = _identity ?? (_folder is not null ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(_folder))) : "");
+
+            if (SvfInjector.Find(model).Count == 0) Inject(model, identity, progress, logger, cancellationToken);
+            var backbone = new AdaptationBackbone(model, tokenizer!, template, identity);
+            var registry = new ExpertRegistry(backbone.TargetLengths, string.IsNullOrEmpty(identity) ? null : identity);
+            try
+            {
+                foreach (var add in _experts)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    add(registry);
+                }
+                var strategy = _strategy?.Invoke() ?? new FixedPlanStrategy();
+                var applier = new ExpertApplier(backbone, registry, _mode, _semantics, _mergedBudget);
+                return new TransformerSquared(backbone, registry, strategy, applier, _generation, logger, ownsModel);
+            }
+            catch
+            {
+                registry.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            if (ownsModel) model?.Dispose();
+            throw;
+        }
+    }
+
+    void Inject(LlamaForCausalLM model, string identity, IProgress<string>? progress, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (_cachePath is not null)
+        {
+            progress?.Report($"Decomposition cache {_cachePath}");
+            var source = WeightSource.FromModule(model);
+            using var cache = DecompositionCache.OpenOrBuild(source, _targets, _cachePath, identity,
+                new Progress<DecompositionProgress>(p => progress?.Report($"SVD {p}")), logger, cancellationToken);
+            SvfInjector.Inject(model, _targets.IsTarget, (name, _) =>
+            {
+                using var factors = cache.GetFactors(name);
+                return (factors.U.alias(), factors.S.alias(), factors.V.alias());
+            });
+        }
+        else
+        {
+            progress?.Report("Decomposing targets in memory (use UseDecompositionCache to keep the result)");
+            SvfInjector.Inject(model, _targets.IsTarget, (name, weight) =>
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var factors = SvdFactors.Decompose(weight);
+                return (factors.U.alias(), factors.S.alias(), factors.V.alias());
+            });
+        }
+    }
+
+    static List<ExpertCategory> Categories(Action<CategoryList> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var list = new CategoryList();
+        configure(list);
+        return list.Items;
+    }
+
+    /// <summary>Categories for prompt dispatch.</summary>
+    public sealed class CategoryList
+    {
+        internal List<ExpertCategory> Items { get; } = [];
+
+        /// <summary>Adds a category; the authors' labels (code, math, reasoning) get the authors' descriptions by default.</summary>
+        public CategoryList Add(string label, string expert, string? description = null)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(label);
+            ArgumentException.ThrowIfNullOrEmpty(expert);
+            description ??= ClassificationPromptBuilder.AuthorsCategories.FirstOrDefault(c => c.Label == label).Description
+                ?? throw new ArgumentException($"Category '{label}' needs a description (only code, math and reasoning have default ones).", nameof(description));
+            Items.Add(new ExpertCategory(label, expert, description));
+            return this;
+        }
+    }
+}
