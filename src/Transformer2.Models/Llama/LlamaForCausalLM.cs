@@ -72,6 +72,25 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         return model.Forward(inputIds, attentionMask, positionIds, cache);
     }
 
+    /// <summary>
+    /// Logits from input embeddings [B, T, hidden] instead of token ids: the entry point for inputs that are not all
+    /// tokens (LLaVA writes image features into the embedded prompt). Other arguments as in <see cref="Forward"/>.
+    /// </summary>
+    public Tensor ForwardFromEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask = null, Tensor? positionIds = null, KvCache? cache = null, bool lastPositionOnly = false)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = ForwardHiddenFromEmbeddings(inputsEmbeds, attentionMask, positionIds, cache); // [B, T, hidden]
+        if (lastPositionOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1); // [B, 1, hidden]
+        return lm_head.call(hidden).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Final-normed hidden states [B, T, hidden] from input embeddings (see <see cref="ForwardFromEmbeddings"/>).</summary>
+    public Tensor ForwardHiddenFromEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask = null, Tensor? positionIds = null, KvCache? cache = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputsEmbeds);
+        return model.ForwardEmbeddings(inputsEmbeds, attentionMask, positionIds, cache);
+    }
+
     /// <summary>A cache sized for this model: <paramref name="batchSize"/> rows of up to <paramref name="capacity"/> positions.</summary>
     public KvCache CreateCache(int batchSize, int capacity) => new(Config, batchSize, capacity, DType, Device);
 

@@ -42,8 +42,19 @@ public sealed class LlamaModel : nn.Module
     internal Tensor Forward(Tensor inputIds, Tensor? attentionMask, Tensor? positionIds, KvCache? cache)
     {
         using var scope = NewDisposeScope();
-        ValidateInputs(inputIds, attentionMask, positionIds, cache);
-        long batch = inputIds.shape[0], length = inputIds.shape[1];
+        ValidateIds(inputIds);
+        return ForwardEmbeddings(embed_tokens.call(inputIds), attentionMask, positionIds, cache).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Runs the stack on input embeddings [B, T, hidden] (for example token embeddings with image features written in)
+    /// and returns the final-normed hidden states [B, T, hidden].
+    /// </summary>
+    internal Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? positionIds, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        ValidateInputs(inputsEmbeds, attentionMask, positionIds, cache);
+        long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
         int past = cache?.Length ?? 0;
         long total = past + length;
         var device = embed_tokens.weight.device;
@@ -55,7 +66,7 @@ public sealed class LlamaModel : nn.Module
         var (cos, sin) = _rotary.Compute(positionIds.to(device), dtype);
         var (mask, causal) = BuildMask(attentionMask, past, length, dtype, device);
 
-        var hidden = embed_tokens.call(inputIds); // [B, T, hidden]
+        var hidden = inputsEmbeds.to(device).to_type(dtype); // [B, T, hidden]
         foreach (var layer in layers) hidden = layer.Forward(hidden, cos, sin, mask, causal, cache);
         cache?.Advance((int)length);
         return norm.call(hidden).MoveToOuterDisposeScope();
@@ -87,15 +98,22 @@ public sealed class LlamaModel : nn.Module
         return (additive, false);
     }
 
-    void ValidateInputs(Tensor inputIds, Tensor? attentionMask, Tensor? positionIds, KvCache? cache)
+    void ValidateIds(Tensor inputIds)
     {
         if (inputIds.dim() != 2 || inputIds.dtype != ScalarType.Int64)
             throw new ArgumentException($"input ids must be an int64 tensor [batch, seq]; got {inputIds.dtype} [{string.Join(", ", inputIds.shape)}].", nameof(inputIds));
-        long batch = inputIds.shape[0], length = inputIds.shape[1];
-        if (batch == 0 || length == 0) throw new ArgumentException("input ids must hold at least one token.", nameof(inputIds));
+        if (inputIds.shape[0] == 0 || inputIds.shape[1] == 0) throw new ArgumentException("input ids must hold at least one token.", nameof(inputIds));
         long min = inputIds.min().item<long>(), max = inputIds.max().item<long>();
         if (min < 0 || max >= _config.VocabSize)
             throw new ArgumentException($"token id {(min < 0 ? min : max)} is outside the vocabulary [0, {_config.VocabSize}).", nameof(inputIds));
+    }
+
+    void ValidateInputs(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? positionIds, KvCache? cache)
+    {
+        if (inputsEmbeds.dim() != 3 || inputsEmbeds.shape[2] != _config.HiddenSize || !inputsEmbeds.is_floating_point())
+            throw new ArgumentException($"input embeddings must be a float tensor [batch, seq, hidden = {_config.HiddenSize}]; got {inputsEmbeds.dtype} [{string.Join(", ", inputsEmbeds.shape)}].", nameof(inputsEmbeds));
+        long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
+        if (batch == 0 || length == 0) throw new ArgumentException("input embeddings must hold at least one position.", nameof(inputsEmbeds));
         int past = cache?.Length ?? 0;
         if (cache is not null)
         {

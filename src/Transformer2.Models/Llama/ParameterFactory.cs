@@ -32,6 +32,26 @@ internal sealed class ParameterFactory(ScalarType dtype, Device device, bool ini
         return new Parameter(data, requires_grad: true);
     }
 
+    /// <summary>A tensor of any shape drawn from normal(0, 0.02) (uninitialised when loading).</summary>
+    public Parameter Normal(params long[] shape)
+    {
+        var data = empty(shape, dtype, device);
+        if (initialize && device.type != DeviceType.META)
+            using (no_grad()) data.normal_(0, InitializerRange);
+        return new Parameter(data, requires_grad: true);
+    }
+
+    public Parameter Zeros(long length)
+    {
+        var data = empty([length], dtype, device);
+        if (initialize && device.type != DeviceType.META)
+            using (no_grad()) data.zero_();
+        return new Parameter(data, requires_grad: true);
+    }
+
+    /// <summary>A projection <c>y = x Wᵀ + b</c> with a bias (zero-initialised), typed as the base module so it can be swapped.</summary>
+    public nn.Module<Tensor, Tensor> LinearWithBias(long inFeatures, long outFeatures) => nn.Linear(Matrix(outFeatures, inFeatures), Zeros(outFeatures));
+
     /// <summary>A bias-free projection <c>y = x Wᵀ</c> with <c>W</c> of shape [outFeatures, inFeatures], typed as the base module so it can be swapped.</summary>
     public nn.Module<Tensor, Tensor> Linear(long inFeatures, long outFeatures) => nn.Linear(Matrix(outFeatures, inFeatures));
 

@@ -35,26 +35,12 @@ internal static class PretrainedLoader
         var config = LlamaConfig.Load(Path.Combine(folder, ConfigFile));
         cancellationToken.ThrowIfCancellationRequested();
 
-        var files = new List<SafetensorsFile>();
         LlamaForCausalLM? model = null;
         try
         {
-            var locations = OpenCheckpoint(folder, files);
             model = new LlamaForCausalLM(config, new ParameterFactory(dtype, device ?? CPU, initialize: false));
-            var plan = Plan(folder, model, locations, config);
-            long totalBytes = plan.Sum(p => p.Info.ByteLength), bytesLoaded = 0;
-            logger.LogInformation("Loading {Count} tensors ({Bytes} bytes) from {Folder} as {DType}", plan.Count, totalBytes, folder, dtype);
-            using (no_grad())
-            {
-                for (int i = 0; i < plan.Count; i++)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var (key, file, info, parameter) = plan[i];
-                    using (var stored = file.Read(key, dtype, parameter.device)) parameter.copy_(stored);
-                    bytesLoaded += info.ByteLength;
-                    progress?.Report(new LoadProgress(i + 1, plan.Count, bytesLoaded, totalBytes, key));
-                }
-            }
+            var expected = model.CheckpointParameters().ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            LoadWeights(folder, expected, key => IsIgnorable(key, config) ? null : key, $"the {config.ModelType} model", dtype, progress, cancellationToken, logger);
             model.eval();
             return model;
         }
@@ -63,6 +49,45 @@ internal static class PretrainedLoader
             model?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Copies every tensor of the checkpoint in <paramref name="folder"/> into <paramref name="expected"/> after checking
+    /// every key, dtype and shape. <paramref name="mapStoredKey"/> turns a stored key into the model's key, or
+    /// <see langword="null"/> for a key that carries nothing the model needs.
+    /// </summary>
+    internal static void LoadWeights(string folder, IReadOnlyDictionary<string, TorchSharp.Modules.Parameter> expected, Func<string, string?> mapStoredKey,
+        string modelName, ScalarType dtype, IProgress<LoadProgress>? progress, CancellationToken cancellationToken, ILogger logger)
+    {
+        var files = new List<SafetensorsFile>();
+        try
+        {
+            var stored = OpenCheckpoint(folder, files);
+            var locations = new Dictionary<string, (string StoredKey, SafetensorsFile File)>(StringComparer.Ordinal);
+            foreach (var (storedKey, file) in stored)
+            {
+                if (mapStoredKey(storedKey) is not { } key) continue;
+                if (!expected.ContainsKey(key))
+                    throw new InvalidDataException($"Unexpected tensor '{storedKey}' in '{file.Path}': {modelName} has no such parameter.");
+                if (locations.TryGetValue(key, out var earlier))
+                    throw new InvalidDataException($"Tensors '{earlier.StoredKey}' and '{storedKey}' in '{folder}' both hold parameter '{key}'.");
+                locations[key] = (storedKey, file);
+            }
+            var plan = Plan(folder, expected, locations);
+            long totalBytes = plan.Sum(p => p.Info.ByteLength), bytesLoaded = 0;
+            logger.LogInformation("Loading {Count} tensors ({Bytes} bytes) from {Folder} as {DType}", plan.Count, totalBytes, folder, dtype);
+            using (no_grad())
+            {
+                for (int i = 0; i < plan.Count; i++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var (key, storedKey, file, info, parameter) = plan[i];
+                    using (var tensor = file.Read(storedKey, dtype, parameter.device)) parameter.copy_(tensor);
+                    bytesLoaded += info.ByteLength;
+                    progress?.Report(new LoadProgress(i + 1, plan.Count, bytesLoaded, totalBytes, key));
+                }
+            }
+        }
         finally
         {
             foreach (var file in files) file.Dispose();
@@ -70,7 +95,7 @@ internal static class PretrainedLoader
     }
 
     /// <summary>Opens the checkpoint's files and maps every stored key to the file that holds it.</summary>
-    static Dictionary<string, SafetensorsFile> OpenCheckpoint(string folder, List<SafetensorsFile> files)
+    internal static Dictionary<string, SafetensorsFile> OpenCheckpoint(string folder, List<SafetensorsFile> files)
     {
         string indexPath = Path.Combine(folder, IndexFile);
         string singlePath = Path.Combine(folder, SingleFile);
@@ -137,31 +162,26 @@ internal static class PretrainedLoader
         }
     }
 
-    /// <summary>Pairs every parameter with its stored tensor; throws on any missing, unexpected or misshapen key.</summary>
-    static List<(string Key, SafetensorsFile File, SafetensorInfo Info, TorchSharp.Modules.Parameter Parameter)> Plan(
-        string folder, LlamaForCausalLM model, Dictionary<string, SafetensorsFile> locations, LlamaConfig config)
+    /// <summary>Pairs every parameter with its stored tensor; throws on any missing or misshapen key.</summary>
+    static List<(string Key, string StoredKey, SafetensorsFile File, SafetensorInfo Info, TorchSharp.Modules.Parameter Parameter)> Plan(
+        string folder, IReadOnlyDictionary<string, TorchSharp.Modules.Parameter> expected, Dictionary<string, (string StoredKey, SafetensorsFile File)> locations)
     {
-        var plan = new List<(string, SafetensorsFile, SafetensorInfo, TorchSharp.Modules.Parameter)>();
-        var expected = model.CheckpointParameters().ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        var plan = new List<(string, string, SafetensorsFile, SafetensorInfo, TorchSharp.Modules.Parameter)>();
         foreach (var (key, parameter) in expected)
         {
-            if (!locations.TryGetValue(key, out var file))
+            if (!locations.TryGetValue(key, out var location))
                 throw new InvalidDataException($"Checkpoint in '{folder}' is missing tensor '{key}' (expected shape [{string.Join(", ", parameter.shape)}]).");
-            var info = file.GetInfo(key);
+            var (storedKey, file) = location;
+            var info = file.GetInfo(storedKey);
             if (!SupportedDTypes.Contains(info.DType))
-                throw new InvalidDataException($"Tensor '{key}' in '{file.Path}' is stored as {info.DType}; only F32, F16 and BF16 are supported.");
+                throw new InvalidDataException($"Tensor '{storedKey}' in '{file.Path}' is stored as {info.DType}; only F32, F16 and BF16 are supported.");
             if (!info.Shape.SequenceEqual(parameter.shape))
                 throw new InvalidDataException(
-                    $"Tensor '{key}' in '{file.Path}' has shape [{string.Join(", ", info.Shape)}] but the model expects [{string.Join(", ", parameter.shape)}].");
-            plan.Add((key, file, info, parameter));
-        }
-        foreach (var (key, file) in locations)
-        {
-            if (expected.ContainsKey(key) || IsIgnorable(key, config)) continue;
-            throw new InvalidDataException($"Unexpected tensor '{key}' in '{file.Path}': the {config.ModelType} model has no such parameter.");
+                    $"Tensor '{storedKey}' in '{file.Path}' has shape [{string.Join(", ", info.Shape)}] but the model expects [{string.Join(", ", parameter.shape)}].");
+            plan.Add((key, storedKey, file, info, parameter));
         }
         // Read in file order, then offset order, so the disk is read front to back.
-        return plan.OrderBy(p => p.Item2.Path, StringComparer.Ordinal).ThenBy(p => p.Item3.Offset).ToList();
+        return plan.OrderBy(p => p.Item3.Path, StringComparer.Ordinal).ThenBy(p => p.Item4.Offset).ToList();
     }
 
     /// <summary>Keys that carry no information: a tied head stored anyway, and rotary buffers some older exports include.</summary>
@@ -170,22 +190,32 @@ internal static class PretrainedLoader
 
     public static void Save(LlamaForCausalLM model, string folder, ScalarType? dtype, long? maxShardBytes)
     {
+        string torchDtype = TorchDtypeName(dtype ?? model.DType);
+        SaveWeights(folder, (model.Config with { TorchDtype = torchDtype }).ToJson(), model.CheckpointParameters(), dtype, maxShardBytes);
+    }
+
+    /// <summary>The <c>torch_dtype</c> name of a parameter dtype.</summary>
+    internal static string TorchDtypeName(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float32 => "float32",
+        ScalarType.Float16 => "float16",
+        ScalarType.BFloat16 => "bfloat16",
+        var other => throw new ArgumentException($"dtype must be Float32, Float16 or BFloat16; got {other}.", nameof(dtype)),
+    };
+
+    /// <summary>Writes <paramref name="configJson"/> and the parameters, in one file or in shards with an index.</summary>
+    internal static void SaveWeights(string folder, string configJson, IEnumerable<KeyValuePair<string, TorchSharp.Modules.Parameter>> parameters, ScalarType? dtype, long? maxShardBytes)
+    {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         if (maxShardBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(maxShardBytes), maxShardBytes, "must be positive.");
+        if (dtype is { } requested) TorchDtypeName(requested);
         Directory.CreateDirectory(folder);
-        string torchDtype = (dtype ?? model.DType) switch
-        {
-            ScalarType.Float32 => "float32",
-            ScalarType.Float16 => "float16",
-            ScalarType.BFloat16 => "bfloat16",
-            var other => throw new ArgumentException($"dtype must be Float32, Float16 or BFloat16; got {other}.", nameof(dtype)),
-        };
-        AtomicFile.WriteAllText(Path.Combine(folder, ConfigFile), (model.Config with { TorchDtype = torchDtype }).ToJson());
+        AtomicFile.WriteAllText(Path.Combine(folder, ConfigFile), configJson);
         var metadata = new Dictionary<string, string> { ["format"] = "pt" };
 
         var shards = new List<List<KeyValuePair<string, Tensor>>> { new() };
         long shardBytes = 0;
-        foreach (var (key, parameter) in model.CheckpointParameters())
+        foreach (var (key, parameter) in parameters)
         {
             long bytes = parameter.numel() * (dtype is { } d ? ElementSize(d) : parameter.element_size());
             if (maxShardBytes is { } max && shardBytes > 0 && shardBytes + bytes > max)
