@@ -59,19 +59,23 @@ internal sealed class LlamaCpp : IDisposable
 
     /// <summary>
     /// Evaluates <paramref name="tokens"/> at positions <paramref name="firstPosition"/>… after what is cached and returns
-    /// their logits [tokens.Count, vocab].
+    /// their logits [tokens.Count, vocab], or only the last token's [1, vocab] with <paramref name="lastOnly"/>.
     /// </summary>
-    public float[,] Decode(IReadOnlyList<int> tokens, int firstPosition = 0)
+    public float[,] Decode(IReadOnlyList<int> tokens, int firstPosition = 0, bool lastOnly = false)
     {
+        ArgumentOutOfRangeException.ThrowIfZero(tokens.Count);
         var batch = new LLamaBatch();
-        for (int i = 0; i < tokens.Count; i++) batch.Add((LLamaToken)tokens[i], (LLamaPos)(firstPosition + i), (LLamaSeqId)0, true);
+        for (int i = 0; i < tokens.Count; i++)
+            batch.Add((LLamaToken)tokens[i], (LLamaPos)(firstPosition + i), (LLamaSeqId)0, logits: !lastOnly || i == tokens.Count - 1);
         var result = _context.NativeHandle.Decode(batch);
         if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode failed: {result}.");
-        var logits = new float[tokens.Count, VocabSize];
-        for (int i = 0; i < tokens.Count; i++)
+        int first = lastOnly ? tokens.Count - 1 : 0;
+        var logits = new float[tokens.Count - first, VocabSize];
+        for (int i = first; i < tokens.Count; i++)
         {
+            // Indexed by the token's place in the batch.
             var row = _context.NativeHandle.GetLogitsIth(i);
-            for (int v = 0; v < VocabSize; v++) logits[i, v] = row[v];
+            for (int v = 0; v < VocabSize; v++) logits[i - first, v] = row[v];
         }
         return logits;
     }

@@ -1,0 +1,147 @@
+using BenchmarkDotNet.Attributes;
+using TorchSharp;
+using Transformer2.Models.Llama;
+using Transformer2.Tests.Models.Oracle;
+using static TorchSharp.torch;
+
+namespace Transformer2.Benchmarks;
+
+/// <summary>
+/// Our LLaMA forward vs llama.cpp (LLamaSharp's CPU backend) on the same random ~200M-parameter F32 model, batch 1, same
+/// thread count: prefill of <see cref="PromptLength"/> tokens and greedy-style decoding of <see cref="DecodeSteps"/>
+/// tokens after it. Means are per token (OperationsPerInvoke), so tokens/s = 1 / mean.
+/// </summary>
+[Config(typeof(HeavyOperationConfig))]
+public class LlamaVsLlamaCppBenchmarks
+{
+    const int PromptLength = 128;
+    const int DecodeSteps = 16;
+    const int ContextSize = 256;
+    const long Seed = 2024;
+
+    /// <summary>LLaMA-shaped: GQA 16/4 heads of 64, SwiGLU 2816, 12 layers, 32k vocabulary, untied head: 201M parameters.</summary>
+    internal static readonly LlamaConfig Config = new()
+    {
+        HiddenSize = 1024,
+        IntermediateSize = 2816,
+        NumHiddenLayers = 12,
+        NumAttentionHeads = 16,
+        NumKeyValueHeads = 4,
+        HeadDim = 64,
+        RmsNormEps = 1e-5,
+        RopeTheta = 500000,
+        MaxPositionEmbeddings = 4096,
+        VocabSize = 32000,
+    };
+
+    LlamaForCausalLM? _ours;
+    KvCache? _cache;
+    LlamaCpp? _llamaCpp;
+    Tensor _prompt = null!;
+    int[] _promptTokens = [];
+    int[] _decodeTokens = [];
+
+    [GlobalSetup(Targets = [nameof(OursPrefill), nameof(OursDecode)])]
+    public void SetupOursF32() => SetupOurs(ScalarType.Float32);
+
+    [GlobalSetup(Target = nameof(OursDecodeBf16))]
+    public void SetupOursBf16() => SetupOurs(ScalarType.BFloat16);
+
+    [GlobalSetup(Targets = [nameof(LlamaCppPrefill), nameof(LlamaCppDecode)])]
+    public void SetupLlamaCpp()
+    {
+        SetupTokens();
+        string gguf = Path.Combine(Path.GetTempPath(), $"t2-bench-llama-h{Config.HiddenSize}-l{Config.NumHiddenLayers}-v{Config.VocabSize}-seed{Seed}.gguf");
+        if (!File.Exists(gguf))
+        {
+            using var model = CreateModel(ScalarType.Float32);
+            LlamaGgufConverter.ConvertModel(model, gguf);
+        }
+        _llamaCpp = LlamaCpp.Load(gguf, ContextSize, Environment.ProcessorCount);
+    }
+
+    void SetupOurs(ScalarType dtype)
+    {
+        SetupTokens();
+        _ours = CreateModel(dtype);
+        _cache = _ours.CreateCache(1, ContextSize);
+        _prompt = tensor(_promptTokens.Select(t => (long)t).ToArray()).view(1, -1);
+    }
+
+    void SetupTokens()
+    {
+        BenchmarkSetup.Initialize();
+        var random = new Random(5);
+        _promptTokens = Enumerable.Range(0, PromptLength).Select(_ => random.Next(Config.VocabSize)).ToArray();
+        _decodeTokens = Enumerable.Range(0, DecodeSteps).Select(_ => random.Next(Config.VocabSize)).ToArray();
+    }
+
+    static LlamaForCausalLM CreateModel(ScalarType dtype)
+    {
+        manual_seed(Seed);
+        var model = new LlamaForCausalLM(Config, dtype);
+        model.eval();
+        return model;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _cache?.Dispose();
+        _ours?.Dispose();
+        _llamaCpp?.Dispose();
+        _prompt?.Dispose();
+    }
+
+    [IterationSetup(Targets = [nameof(OursDecode), nameof(OursDecodeBf16)])]
+    public void PrefillOurs()
+    {
+        _cache!.Reset();
+        using var _ = no_grad();
+        using var logits = _ours!.Forward(_prompt, cache: _cache, lastPositionOnly: true);
+    }
+
+    [IterationSetup(Target = nameof(LlamaCppDecode))]
+    public void PrefillLlamaCpp()
+    {
+        _llamaCpp!.Reset();
+        _llamaCpp.Decode(_promptTokens, lastOnly: true);
+    }
+
+    [Benchmark(OperationsPerInvoke = PromptLength, Description = "prefill 128, ours F32 (per token)")]
+    public void OursPrefill()
+    {
+        _cache!.Reset();
+        using var _ = no_grad();
+        using var logits = _ours!.Forward(_prompt, cache: _cache, lastPositionOnly: true);
+    }
+
+    [Benchmark(OperationsPerInvoke = PromptLength, Description = "prefill 128, llama.cpp F32 (per token)")]
+    public void LlamaCppPrefill()
+    {
+        _llamaCpp!.Reset();
+        _llamaCpp.Decode(_promptTokens, lastOnly: true);
+    }
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, ours F32 (per token)")]
+    public void OursDecode() => DecodeOurs();
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, ours BF16 (per token)")]
+    public void OursDecodeBf16() => DecodeOurs();
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, llama.cpp F32 (per token)")]
+    public void LlamaCppDecode()
+    {
+        for (int i = 0; i < DecodeSteps; i++) _llamaCpp!.Decode([_decodeTokens[i]], PromptLength + i, lastOnly: true);
+    }
+
+    void DecodeOurs()
+    {
+        using var _ = no_grad();
+        for (int i = 0; i < DecodeSteps; i++)
+        {
+            using var token = tensor(new long[] { _decodeTokens[i] }).view(1, 1);
+            using var logits = _ours!.Forward(token, cache: _cache, lastPositionOnly: true);
+        }
+    }
+}
