@@ -5,6 +5,7 @@ namespace Transformer2.Training.Reinforce;
 /// <summary>
 /// Adam with the exact update of <c>torch.optim.Adam</c> (no weight decay, no amsgrad), written out so that its state
 /// (step, first and second moments) can be saved and restored bit for bit: resuming gives the same trajectory.
+/// A non-zero weight decay makes it <c>torch.optim.AdamW</c> (decoupled decay p ← p·(1 − lr·λ) before the Adam step).
 /// </summary>
 internal sealed class AdamOptimizer : IDisposable
 {
@@ -12,8 +13,9 @@ internal sealed class AdamOptimizer : IDisposable
     readonly Tensor[] _m;
     readonly Tensor[] _v;
 
-    public AdamOptimizer(IReadOnlyList<Tensor> parameters, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+    public AdamOptimizer(IReadOnlyList<Tensor> parameters, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, double weightDecay = 0)
     {
+        WeightDecay = weightDecay;
         _parameters = parameters;
         Beta1 = beta1;
         Beta2 = beta2;
@@ -25,6 +27,7 @@ internal sealed class AdamOptimizer : IDisposable
     public double Beta1 { get; }
     public double Beta2 { get; }
     public double Epsilon { get; }
+    public double WeightDecay { get; }
     public long Step { get; private set; }
 
     public IReadOnlyList<Tensor> FirstMoments => _m;
@@ -42,6 +45,7 @@ internal sealed class AdamOptimizer : IDisposable
         {
             var g = _parameters[i].grad;
             if (g is null) continue;
+            if (WeightDecay != 0) _parameters[i].mul_(1 - learningRate * WeightDecay);
             _m[i].mul_(Beta1).add_(g, alpha: 1 - Beta1);
             _v[i].mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
             var denominator = (_v[i].sqrt() / Math.Sqrt(bias2)).add_(Epsilon);

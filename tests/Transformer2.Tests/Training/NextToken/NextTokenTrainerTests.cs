@@ -1,0 +1,133 @@
+using TorchSharp;
+using Transformer2.Tests.Training.Lora;
+using Transformer2.Tests.Training.Reinforce;
+using Transformer2.Training.Lora;
+using Transformer2.Training.NextToken;
+using Transformer2.Training.Tasks;
+using static TorchSharp.torch;
+
+namespace Transformer2.Tests.Training.NextToken;
+
+public class NextTokenTrainerTests
+{
+    static readonly CharTokenizer Tokenizer = new(TrainerFixture.Alphabet);
+    static readonly PlainTemplate Template = new();
+
+    /// <summary>Prompt: two letters; solution: the letter after the first, three times (a learnable mapping).</summary>
+    static DelegateTask SolutionTask(int trainItems = 24, int validItems = 8, bool withReferences = true)
+    {
+        const string a = TrainerFixture.Alphabet;
+        List<TaskItem> Items(string prefix, int n, int offset) => Enumerable.Range(offset, n).Select(i =>
+        {
+            char first = a[i % 7], second = a[(i / 7) % 8];
+            var item = new TaskItem($"{prefix}{i}", $"{first}{second}");
+            return withReferences ? item with { References = [new string(a[(i % 7) + 1], 3)] } : item;
+        }).ToList();
+        var splits = new TaskSplits(Items("t", trainItems, 0), Items("v", validItems, trainItems), [], []);
+        return DelegateTask.WithReward("next-letter", splits, null, (_, _) => 0, new GenerationSettings(4, 64, []));
+    }
+
+    static NextTokenOptions Options => new()
+    {
+        BatchSize = 8,
+        MicroBatchSize = 4,
+        Epochs = 100,
+        MaxSteps = 30,
+        LearningRate = 1e-2,
+        ValidationInterval = 10,
+        Seed = 3,
+    };
+
+    [Test]
+    public async Task LoraNextTokenTrainingLowersTheSolutionLossAndLeavesTheBaseAlone()
+    {
+        using var model = LoraFixture.PlainModel();
+        var baseWeights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+        var lora = new LoraConfig { Rank = 4, Alpha = 8, TargetModules = LoraConfig.MlpAndAttentionTargets };
+        LoraInjector.Inject(model, lora, seed: 1);
+        using var trainer = new NextTokenTrainer(model, LoraInjector.Parameters(model).Select(p => p.Value), Tokenizer, Template, SolutionTask(), Options);
+        double before = trainer.ValidationLoss();
+        var result = await trainer.TrainAsync();
+        double after = trainer.ValidationLoss();
+        TestContext.Out.WriteLine($"validation loss per solution token: {before:F3} → {after:F3} (best step {result.BestStep})");
+        Assert.That(after, Is.LessThan(0.5 * before));
+        Assert.That(result.History.Where(h => h.Step > 0).TakeLast(5).Average(h => h.Loss), Is.LessThan(result.History.Where(h => h.Step > 0).Take(5).Average(h => h.Loss)));
+        Assert.That(result.BestValidationLoss, Is.EqualTo(after).Within(1e-5), "the best parameters are restored");
+        foreach (var (key, value) in model.state_dict().Where(kv => !kv.Key.Contains("lora_")))
+            Assert.That(value.equal(baseWeights[key]).all().item<bool>(), Is.True, $"{key} is frozen");
+        Assert.That(model.training, Is.False, "the model's eval mode is restored");
+    }
+
+    [Test]
+    public async Task FullModelTrainingOfASmallModelLowersTheLoss()
+    {
+        using var model = LoraFixture.PlainModel();
+        using var trainer = new NextTokenTrainer(model, model.parameters(), Tokenizer, Template, SolutionTask(),
+            Options with { LearningRate = 3e-3, MaxSteps = 15, ValidationInterval = 0, WeightDecay = 0.01 });
+        double before = trainer.ValidationLoss();
+        var result = await trainer.TrainAsync();
+        double after = trainer.ValidationLoss();
+        TestContext.Out.WriteLine($"validation loss per solution token: {before:F3} → {after:F3}");
+        Assert.That(after, Is.LessThan(0.7 * before));
+        Assert.That(result.StepsRun, Is.EqualTo(15));
+        Assert.That(result.BestValidationLoss, Is.Null);
+    }
+
+    [Test]
+    public void TheLossCoversSolutionTokensOnly()
+    {
+        var examples = new List<NextTokenTrainer.Example> { new("x", [5, 6, 7], [8, 9]), new("y", [5], [8]) };
+        var (ids, attention, mask) = NextTokenTrainer.Pack(examples, pad: 0);
+        Assert.That(ids.data<long>().ToArray(), Is.EqualTo(new long[] { 5, 6, 7, 8, 9, 5, 8, 0, 0, 0 }));
+        Assert.That(attention.data<long>().ToArray(), Is.EqualTo(new long[] { 1, 1, 1, 1, 1, 1, 1, 0, 0, 0 }));
+        // Position t predicts token t + 1: only 8 and 9 (row 0) and 8 (row 1) are targets.
+        Assert.That(mask.data<float>().ToArray(), Is.EqualTo(new float[] { 0, 0, 1, 1, 1, 0, 0, 0 }));
+    }
+
+    [Test]
+    public void SolutionsAreTheReferencePlusEos()
+    {
+        using var model = LoraFixture.PlainModel();
+        using var trainer = new NextTokenTrainer(model, model.parameters(), Tokenizer, Template, SolutionTask(), Options);
+        var first = trainer.TrainExamples[0];
+        Assert.That(first.Prompt, Is.EqualTo(Tokenizer.Encode("aa")));
+        Assert.That(first.Solution, Is.EqualTo(Tokenizer.Encode("bbb").Append(2)));
+        Assert.That(trainer.TotalSteps, Is.EqualTo(30));
+        using var short1 = new NextTokenTrainer(model, model.parameters(), Tokenizer, Template, SolutionTask(), Options with { AppendEos = false, MaxSequenceLength = 4, MaxSteps = null, Epochs = 2 });
+        Assert.That(short1.TrainExamples[0].Solution, Is.EqualTo(Tokenizer.Encode("bb")), "truncated to 4 tokens in all");
+        Assert.That(short1.TotalSteps, Is.EqualTo(2 * 3));
+    }
+
+    [Test]
+    public void BadInputIsRejectedWithTheReason()
+    {
+        using var model = LoraFixture.PlainModel();
+        var ex = Assert.Throws<ArgumentException>(() => new NextTokenTrainer(model, [], Tokenizer, Template, SolutionTask(), Options));
+        Assert.That(ex!.Message, Does.Contain("parameter list is empty"));
+        ex = Assert.Throws<ArgumentException>(() => new NextTokenTrainer(model, model.parameters(), Tokenizer, Template, SolutionTask(withReferences: false), Options));
+        Assert.That(ex!.Message, Does.Contain("reference solution"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => (Options with { Epochs = 0 }).Validate())!.ParamName, Is.EqualTo("Epochs"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => (Options with { WeightDecay = -1 }).Validate())!.ParamName, Is.EqualTo("WeightDecay"));
+    }
+
+    [Test]
+    public void CancellationStopsTrainingAndLeavesTheCurveReadable()
+    {
+        string folder = TrainerFixture.TempFolder();
+        using var model = LoraFixture.PlainModel();
+        LoraInjector.Inject(model, new LoraConfig { Rank = 2 });
+        using var cts = new CancellationTokenSource();
+        using var trainer = new NextTokenTrainer(model, LoraInjector.Parameters(model).Select(p => p.Value), Tokenizer, Template, SolutionTask(), Options with { OutputFolder = folder, ValidationInterval = 0 });
+        var progress = new SynchronousProgress(p => { if (p.Step == 2) cts.Cancel(); });
+        Assert.That(async () => await trainer.TrainAsync(progress, cts.Token), Throws.InstanceOf<OperationCanceledException>());
+        var lines = File.ReadAllLines(Path.Combine(folder, "learning_curve.csv"));
+        Assert.That(lines[0], Does.StartWith("step,epoch,loss"));
+        Assert.That(lines, Has.Length.EqualTo(3));
+        Assert.That(model.training, Is.False);
+    }
+
+    sealed class SynchronousProgress(Action<NextTokenProgress> action) : IProgress<NextTokenProgress>
+    {
+        public void Report(NextTokenProgress value) => action(value);
+    }
+}
