@@ -1,0 +1,50 @@
+using Transformer2.Adaptation.Pipeline;
+using Transformer2.Core.Svf;
+
+namespace Transformer2.Adaptation.DependencyInjection;
+
+/// <summary>Configuration of a pipeline registered with <c>AddTransformerSquared</c> (bindable from configuration).</summary>
+public sealed class TransformerSquaredOptions
+{
+    /// <summary>Hugging Face model folder (config.json, safetensors, tokenizer files). Required.</summary>
+    public string? ModelFolder { get; set; }
+
+    /// <summary>Weights dtype: <c>float32</c>, <c>bfloat16</c> or <c>float16</c>.</summary>
+    public string DType { get; set; } = "float32";
+
+    /// <summary>The identity experts must carry (default: the folder's name).</summary>
+    public string? ModelIdentity { get; set; }
+
+    /// <summary>Where the SVD of the targets is kept (strongly advised for real models).</summary>
+    public string? DecompositionCache { get; set; }
+
+    /// <summary>Expert files to register.</summary>
+    public IList<string> ExpertFiles { get; } = [];
+
+    /// <summary>Folders whose <c>*.safetensors</c> experts are registered.</summary>
+    public IList<string> ExpertFolders { get; } = [];
+
+    /// <summary>Prompt-dispatch categories: label → expert name. Empty means no first pass (base model).</summary>
+    public IDictionary<string, string> Categories { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Descriptions of categories other than code, math and reasoning, by label.</summary>
+    public IDictionary<string, string> CategoryDescriptions { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>An expert applied while classifying (the classification-expert strategy).</summary>
+    public string? ClassificationExpert { get; set; }
+
+    /// <summary>How experts reach the weights.</summary>
+    public ExpertApplicationMode Mode { get; set; } = ExpertApplicationMode.Factored;
+
+    /// <summary>Memory budget of composed weights in merged mode, in bytes.</summary>
+    public long MergedBudgetBytes { get; set; } = 2L << 30;
+
+    /// <summary>What mixtures add up.</summary>
+    public MixtureSemantics MixtureSemantics { get; set; } = MixtureSemantics.Multipliers;
+
+    /// <summary>Default maximum answer length.</summary>
+    public int MaxNewTokens { get; set; } = 512;
+
+    /// <summary>Default temperature (0 = greedy).</summary>
+    public double Temperature { get; set; }
+}

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Options;
+using Transformer2.Adaptation.Dispatch;
+
+namespace Transformer2.Adaptation.DependencyInjection;
+
+/// <summary>Checks <see cref="TransformerSquaredOptions"/> before anything is loaded, with messages naming the setting.</summary>
+public sealed class TransformerSquaredOptionsValidator : IValidateOptions<TransformerSquaredOptions>
+{
+    static readonly string[] DTypes = ["float32", "bfloat16", "float16"];
+
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, TransformerSquaredOptions options)
+    {
+        var failures = new List<string>();
+        string prefix = string.IsNullOrEmpty(name) ? "Transformer2" : $"Transformer2 '{name}'";
+        if (string.IsNullOrWhiteSpace(options.ModelFolder)) failures.Add($"{prefix}: ModelFolder is required.");
+        else if (!Directory.Exists(options.ModelFolder)) failures.Add($"{prefix}: ModelFolder '{options.ModelFolder}' does not exist.");
+        if (!DTypes.Contains(options.DType, StringComparer.OrdinalIgnoreCase)) failures.Add($"{prefix}: DType '{options.DType}' is not one of {string.Join(", ", DTypes)}.");
+        foreach (var file in options.ExpertFiles.Where(f => !File.Exists(f))) failures.Add($"{prefix}: expert file '{file}' does not exist.");
+        foreach (var folder in options.ExpertFolders.Where(f => !Directory.Exists(f))) failures.Add($"{prefix}: expert folder '{folder}' does not exist.");
+        var known = ClassificationPromptBuilder.AuthorsCategories.Select(c => c.Label).ToHashSet();
+        foreach (var label in options.Categories.Keys.Where(l => !known.Contains(l) && !options.CategoryDescriptions.ContainsKey(l)))
+            failures.Add($"{prefix}: category '{label}' needs an entry in CategoryDescriptions.");
+        if (options.ClassificationExpert is not null && options.Categories.Count == 0)
+            failures.Add($"{prefix}: ClassificationExpert is set but Categories is empty.");
+        if (options.MergedBudgetBytes < 0) failures.Add($"{prefix}: MergedBudgetBytes cannot be negative.");
+        if (options.MaxNewTokens < 1) failures.Add($"{prefix}: MaxNewTokens must be at least 1.");
+        if (!(options.Temperature >= 0)) failures.Add($"{prefix}: Temperature must be 0 or positive.");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
