@@ -132,6 +132,23 @@ def _(folder):
     save_file({k: v.contiguous() for k, v in refs.items()}, os.path.join(folder, "reference.safetensors"))
 
 
+def as_features(x):
+    """transformers 5 returns a ModelOutput from get_image_features; older versions a tensor or a list of tensors."""
+    note = type(x).__name__
+    if not torch.is_tensor(x) and not isinstance(x, (list, tuple)):
+        keys = list(x.keys()) if hasattr(x, "keys") else []
+        note += " keys=" + ",".join(keys)
+        for name in ("pooler_output", "image_embeds", "last_hidden_state"):
+            v = getattr(x, name, None)
+            if v is not None:
+                note += " used=" + name
+                x = v
+                break
+    if isinstance(x, (list, tuple)):
+        x = torch.cat([f.reshape(-1, f.shape[-1]) for f in x], 0)
+    return x, note
+
+
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
@@ -189,9 +206,9 @@ def _(folder):
     input_ids = torch.tensor([[1, 5, 9] + [image_token] * n_image_tokens + [12, 44, 3]], dtype=torch.long)
     with torch.no_grad():
         out = model(input_ids=input_ids, pixel_values=pixel_values, output_hidden_states=False)
-        feats = model.get_image_features(pixel_values=pixel_values, vision_feature_layer=-2, vision_feature_select_strategy="default")
-        if isinstance(feats, (list, tuple)):
-            feats = torch.cat([f.reshape(-1, f.shape[-1]) for f in feats], 0)
+        feats, note = as_features(model.get_image_features(pixel_values=pixel_values, vision_feature_layer=-2, vision_feature_select_strategy="default"))
+        with open(os.path.join(folder, "features_note.txt"), "w") as f:
+            f.write(note)
         vision_out = model.vision_tower if hasattr(model, "vision_tower") else model.model.vision_tower
         vo = vision_out(pixel_values, output_hidden_states=True)
     write_config(folder, {**cfg_dict, "architectures": ["LlavaForConditionalGeneration"], "torch_dtype": "float32"})
@@ -238,10 +255,10 @@ def _(folder):
     pixel_values = processed["pixel_values"].float()
     image_sizes = processed["image_sizes"]
     with torch.no_grad():
-        feats = model.get_image_features(pixel_values=pixel_values, image_sizes=image_sizes,
-                                         vision_feature_layer=-2, vision_feature_select_strategy="default")
-        if isinstance(feats, (list, tuple)):
-            feats = torch.cat([f.reshape(-1, f.shape[-1]) for f in feats], 0)
+        feats, note = as_features(model.get_image_features(pixel_values=pixel_values, image_sizes=image_sizes,
+                                         vision_feature_layer=-2, vision_feature_select_strategy="default"))
+        with open(os.path.join(folder, "features_note.txt"), "w") as f:
+            f.write(note)
         n = feats.shape[0]
         input_ids = torch.tensor([[1, 5, 9] + [image_token] * n + [12, 44, 3]], dtype=torch.long)
         out = model(input_ids=input_ids, pixel_values=pixel_values, image_sizes=image_sizes)
