@@ -273,7 +273,7 @@ public sealed class NextTokenTrainer : IDisposable
         foreach (var item in _task.GetItems(split))
         {
             if (item.Reference is not { } reference) { skipped++; continue; }
-            var prompt = _tokenizer.Encode(TaskPrompt.Render(template, _task.BuildMessages(item)), addBos: false);
+            var prompt = _tokenizer.EncodePrompt(TaskPrompt.Render(template, _task.BuildMessages(item)));
             var solution = _tokenizer.Encode(reference, addBos: false).ToList();
             if (_options.AppendEos && _tokenizer.EosIds.Count > 0) solution.Add(_tokenizer.EosIds[0]);
             if (_options.MaxSequenceLength is { } max && prompt.Length + solution.Count > max)

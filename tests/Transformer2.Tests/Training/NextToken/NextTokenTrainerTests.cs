@@ -90,11 +90,11 @@ public class NextTokenTrainerTests
         using var model = LoraFixture.PlainModel();
         using var trainer = new NextTokenTrainer(model, model.parameters(), Tokenizer, Template, SolutionTask(), Options);
         var first = trainer.TrainExamples[0];
-        Assert.That(first.Prompt, Is.EqualTo(Tokenizer.Encode("aa")));
+        Assert.That(first.Prompt, Is.EqualTo(Tokenizer.Encode("aa", addBos: true)), "prompts carry exactly one BOS, as in the RL trainer");
         Assert.That(first.Solution, Is.EqualTo(Tokenizer.Encode("bbb").Append(2)));
         Assert.That(trainer.TotalSteps, Is.EqualTo(30));
-        using var short1 = new NextTokenTrainer(model, model.parameters(), Tokenizer, Template, SolutionTask(), Options with { AppendEos = false, MaxSequenceLength = 4, MaxSteps = null, Epochs = 2 });
-        Assert.That(short1.TrainExamples[0].Solution, Is.EqualTo(Tokenizer.Encode("bb")), "truncated to 4 tokens in all");
+        using var short1 = new NextTokenTrainer(model, model.parameters(), Tokenizer, Template, SolutionTask(), Options with { AppendEos = false, MaxSequenceLength = 5, MaxSteps = null, Epochs = 2 });
+        Assert.That(short1.TrainExamples[0].Solution, Is.EqualTo(Tokenizer.Encode("bb")), "truncated to 5 tokens in all");
         Assert.That(short1.TotalSteps, Is.EqualTo(2 * 3));
     }
 
