@@ -80,6 +80,32 @@ public sealed class LlavaForConditionalGeneration : nn.Module
     public Tensor EmbedInputs(Tensor inputIds, Tensor? imageFeatures) => model.EmbedInputs(inputIds, imageFeatures);
 
     /// <summary>
+    /// A <see cref="Generation.PromptEmbedder"/> that writes the features of <paramref name="images"/> (in order) into the
+    /// image positions of the ids it is given: pass it to <c>TextGenerator.GenerateBatch</c> or <c>SequenceScorer.ComputeLogProbs</c>
+    /// with <see cref="LanguageModel"/>. The vision tower runs without gradients (it stays frozen).
+    /// </summary>
+    public Generation.PromptEmbedder ImageEmbedder(IReadOnlyList<LlavaImage> images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var copy = images.ToArray();
+        return ids =>
+        {
+            using var scope = NewDisposeScope();
+            Tensor? features = null;
+            if (copy.Length > 0)
+                using (no_grad()) features = ImageFeatures(copy);
+            return EmbedInputs(ids, features).MoveToOuterDisposeScope();
+        };
+    }
+
+    /// <summary>The prompt ids with each image token expanded to the token count of the matching image.</summary>
+    public int[] ExpandImageTokens(IReadOnlyList<int> promptIds, IReadOnlyList<LlavaImage> images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        return LlavaPrompt.ExpandImageTokens(promptIds, Config.ImageTokenIndex, images.Select(ImageTokenCount).ToList());
+    }
+
+    /// <summary>
     /// Logits [B, T, vocab] (or [B, 1, vocab] with <paramref name="lastPositionOnly"/>) for ids whose image positions
     /// take the features of <paramref name="images"/>, in row-major order.
     /// </summary>
