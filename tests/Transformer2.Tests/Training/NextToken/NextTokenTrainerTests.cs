@@ -3,6 +3,7 @@ using Transformer2.Tests.Training.Lora;
 using Transformer2.Tests.Training.Reinforce;
 using Transformer2.Training.Lora;
 using Transformer2.Training.NextToken;
+using Transformer2.Training.Reinforce;
 using Transformer2.Training.Tasks;
 using static TorchSharp.torch;
 
@@ -71,6 +72,22 @@ public class NextTokenTrainerTests
         Assert.That(after, Is.LessThan(0.7 * before));
         Assert.That(result.StepsRun, Is.EqualTo(15));
         Assert.That(result.BestValidationLoss, Is.Null);
+    }
+
+    [Test]
+    public async Task SvfVectorsCanBeTrainedByNextTokenPrediction()
+    {
+        using var model = TrainerFixture.Model();   // SVF layers on the MLPs
+        using var policy = new SvfPolicy(global::Transformer2.Core.Svf.SvfInjector.Find(model).Select(l => new KeyValuePair<string, long>(l.Key, l.Value.Rank)), global::Transformer2.Core.Svf.SvfParameterization.Default, seed: 1);
+        var initial = policy.Snapshot();
+        using var trainer = new NextTokenTrainer(model, policy, Tokenizer, Template, SolutionTask(), Options with { LearningRate = 0.1, MaxSteps = 20 });
+        double before = trainer.ValidationLoss();
+        await trainer.TrainAsync();
+        double after = trainer.ValidationLoss();
+        TestContext.Out.WriteLine($"SVF next-token validation loss per solution token: {before:F3} → {after:F3}");
+        Assert.That(after, Is.LessThan(0.9 * before));
+        Assert.That(policy.Parameters[0].detach().equal(initial[0].Value).all().item<bool>(), Is.False, "the vectors moved");
+        Assert.That(model.parameters().All(p => !p.requires_grad), Is.True, "every model weight stays frozen");
     }
 
     [Test]
