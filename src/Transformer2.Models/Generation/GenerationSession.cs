@@ -19,6 +19,7 @@ public sealed class GenerationSession : IDisposable
     readonly LlamaForCausalLM _model;
     readonly GenerationOptions _options;
     readonly Func<IReadOnlyList<int>, string>? _decode;
+    readonly PromptEmbedder? _embedPrompt;
     readonly HashSet<int> _stopIds;
     readonly int[][] _prompts;
     readonly int _promptLength;
@@ -31,7 +32,8 @@ public sealed class GenerationSession : IDisposable
     long[]? _lastTokens;
 
     /// <summary>Prepares a generation of <paramref name="prompts"/>; <paramref name="decode"/> is needed for stop strings.</summary>
-    public GenerationSession(LlamaForCausalLM model, IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, Func<IReadOnlyList<int>, string>? decode)
+    public GenerationSession(LlamaForCausalLM model, IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, Func<IReadOnlyList<int>, string>? decode,
+        PromptEmbedder? embedPrompt = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(prompts);
@@ -51,6 +53,7 @@ public sealed class GenerationSession : IDisposable
         _model = model;
         _options = options;
         _decode = decode;
+        _embedPrompt = embedPrompt;
         _stopIds = [.. options.StopTokenIds ?? model.Config.EosTokenIds];
         _prompts = prompts.Select(p => p.ToArray()).ToArray();
         _promptLength = _prompts.Max(p => p.Length);
@@ -96,7 +99,10 @@ public sealed class GenerationSession : IDisposable
             input = tensor(_lastTokens, [rows, 1], device: device);
         }
         var mask = _padded ? AttentionMask(_cache.Length + input.shape[1], device) : null;
-        var logits = _model.Forward(input, mask, cache: _cache, lastPositionOnly: true).squeeze(1).to_type(ScalarType.Float32); // [B, V]
+        var logits = (_lastTokens is null && _embedPrompt is not null
+                ? _model.ForwardFromEmbeddings(_embedPrompt(input), mask, cache: _cache, lastPositionOnly: true)
+                : _model.Forward(input, mask, cache: _cache, lastPositionOnly: true))
+            .squeeze(1).to_type(ScalarType.Float32); // [B, V]
         var logProbabilities = logits.log_softmax(1);
         var chosen = LogitsProcessor.Choose(logits, _options.RepetitionPenalty != 1.0 ? SeenTokens(device) : null, _options, _generator); // [B]
         var chosenLogProbs = logProbabilities.gather(1, chosen.unsqueeze(1)).squeeze(1);

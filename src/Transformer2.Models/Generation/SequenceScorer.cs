@@ -23,7 +23,21 @@ public static class SequenceScorer
     /// <summary>Scores a batch of (prompt, completion) pairs in one forward pass.</summary>
     /// <returns>Log-probabilities [B, C_max] (float32, 0 past each completion's end) and the matching mask [B, C_max].</returns>
     /// <exception cref="ArgumentException">A prompt or completion is empty or holds an id outside the vocabulary.</exception>
-    public static CompletionLogProbs ComputeLogProbs(LlamaForCausalLM model, IReadOnlyList<(IReadOnlyList<int> Prompt, IReadOnlyList<int> Completion)> pairs)
+    public static CompletionLogProbs ComputeLogProbs(LlamaForCausalLM model, IReadOnlyList<(IReadOnlyList<int> Prompt, IReadOnlyList<int> Completion)> pairs) =>
+        Score(model, pairs, null);
+
+    /// <summary>
+    /// Scores a batch of pairs whose right-padded ids [B, L] are embedded by <paramref name="embedInputs"/> (for example with
+    /// LLaVA image features written in); otherwise as <see cref="ComputeLogProbs(LlamaForCausalLM, IReadOnlyList{ValueTuple{IReadOnlyList{int}, IReadOnlyList{int}}})"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A prompt or completion is empty or holds an id outside the vocabulary.</exception>
+    public static CompletionLogProbs ComputeLogProbs(LlamaForCausalLM model, IReadOnlyList<(IReadOnlyList<int> Prompt, IReadOnlyList<int> Completion)> pairs, PromptEmbedder embedInputs)
+    {
+        ArgumentNullException.ThrowIfNull(embedInputs);
+        return Score(model, pairs, embedInputs);
+    }
+
+    static CompletionLogProbs Score(LlamaForCausalLM model, IReadOnlyList<(IReadOnlyList<int> Prompt, IReadOnlyList<int> Completion)> pairs, PromptEmbedder? embedInputs)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(pairs);
@@ -61,7 +75,7 @@ public static class SequenceScorer
         }
         var device = model.Device;
         var input = tensor(ids, [rows, length], device: device);
-        var hidden = model.ForwardHidden(input); // [B, L, hidden]
+        var hidden = embedInputs is null ? model.ForwardHidden(input) : model.ForwardHiddenFromEmbeddings(embedInputs(input)); // [B, L, hidden]
         long width = hidden.shape[2];
         var index = tensor(sources, [rows, completionLength], device: device);
         var picked = hidden.gather(1, index.unsqueeze(2).expand(rows, completionLength, width)); // [B, C, hidden]

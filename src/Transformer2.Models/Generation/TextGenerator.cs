@@ -23,9 +23,24 @@ public sealed class TextGenerator(LlamaForCausalLM model, Func<IReadOnlyList<int
     /// <summary>Generates a continuation for each prompt in one left-padded batch; each row stops on its own.</summary>
     /// <exception cref="ArgumentException">A prompt or the options are invalid.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, CancellationToken cancellationToken = default)
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, CancellationToken cancellationToken = default) =>
+        Run(prompts, options, null, cancellationToken);
+
+    /// <summary>
+    /// Generates for a left-padded batch whose prompt is embedded by <paramref name="embedPrompt"/> (for example with
+    /// image features written in, see <c>LlavaForConditionalGeneration.ImageEmbedder</c>); later tokens are embedded as usual.
+    /// </summary>
+    /// <exception cref="ArgumentException">A prompt or the options are invalid.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, PromptEmbedder embedPrompt, CancellationToken cancellationToken = default)
     {
-        using var session = new GenerationSession(_model, prompts, options, decode);
+        ArgumentNullException.ThrowIfNull(embedPrompt);
+        return Run(prompts, options, embedPrompt, cancellationToken);
+    }
+
+    IReadOnlyList<GenerationResult> Run(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, PromptEmbedder? embedPrompt, CancellationToken cancellationToken)
+    {
+        using var session = new GenerationSession(_model, prompts, options, decode, embedPrompt);
         while (!session.Done)
         {
             cancellationToken.ThrowIfCancellationRequested();

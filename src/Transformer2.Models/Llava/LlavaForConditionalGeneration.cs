@@ -76,8 +76,55 @@ public sealed class LlavaForConditionalGeneration : nn.Module
         return (parts.Length == 1 ? parts[0] : cat(parts, 0)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Token embeddings with image features written into the image positions (see <see cref="LlavaModel.EmbedInputs"/>).</summary>
+    /// <summary>Token embeddings with image features written into the image positions (see <see cref="LlavaModel.EmbedInputs(Tensor, Tensor?)"/>).</summary>
     public Tensor EmbedInputs(Tensor inputIds, Tensor? imageFeatures) => model.EmbedInputs(inputIds, imageFeatures);
+
+    /// <summary>
+    /// A <see cref="Generation.PromptEmbedder"/> that writes the features of <paramref name="images"/> (in order) into the
+    /// image positions of the ids it is given: pass it to <c>TextGenerator.GenerateBatch</c> or <c>SequenceScorer.ComputeLogProbs</c>
+    /// with <see cref="LanguageModel"/>. The vision tower runs without gradients (it stays frozen).
+    /// </summary>
+    public Generation.PromptEmbedder ImageEmbedder(IReadOnlyList<LlavaImage> images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var copy = images.ToArray();
+        return ids =>
+        {
+            using var scope = NewDisposeScope();
+            Tensor? features = null;
+            if (copy.Length > 0)
+                using (no_grad()) features = ImageFeatures(copy);
+            return EmbedInputs(ids, features).MoveToOuterDisposeScope();
+        };
+    }
+
+    /// <summary>
+    /// A <see cref="Generation.PromptEmbedder"/> for a batch whose row b shows <paramref name="rowImages"/>[b]: only the
+    /// first image tokens of each row (as many as its images need) take features, so an image id that appears later in a
+    /// row (sampled by the model) cannot shift the images of other rows.
+    /// </summary>
+    public Generation.PromptEmbedder ImageEmbedderPerRow(IReadOnlyList<IReadOnlyList<LlavaImage>> rowImages)
+    {
+        ArgumentNullException.ThrowIfNull(rowImages);
+        var rows = rowImages.Select(r => r.ToArray()).ToArray();
+        var counts = rows.Select(r => r.Sum(ImageTokenCount)).ToArray();
+        var all = rows.SelectMany(r => r).ToArray();
+        return ids =>
+        {
+            using var scope = NewDisposeScope();
+            Tensor? features = null;
+            if (all.Length > 0)
+                using (no_grad()) features = ImageFeatures(all);
+            return model.EmbedInputs(ids, features, counts).MoveToOuterDisposeScope();
+        };
+    }
+
+    /// <summary>The prompt ids with each image token expanded to the token count of the matching image.</summary>
+    public int[] ExpandImageTokens(IReadOnlyList<int> promptIds, IReadOnlyList<LlavaImage> images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        return LlavaPrompt.ExpandImageTokens(promptIds, Config.ImageTokenIndex, images.Select(ImageTokenCount).ToList());
+    }
 
     /// <summary>
     /// Logits [B, T, vocab] (or [B, 1, vocab] with <paramref name="lastPositionOnly"/>) for ids whose image positions

@@ -103,7 +103,14 @@ public sealed class LlavaModel : nn.Module
     /// overwritten, in row-major order, by <paramref name="imageFeatures"/> [N, text_hidden]: [B, T, text_hidden].
     /// </summary>
     /// <exception cref="ArgumentException">The number of image positions differs from the number of feature rows.</exception>
-    public Tensor EmbedInputs(Tensor inputIds, Tensor? imageFeatures)
+    public Tensor EmbedInputs(Tensor inputIds, Tensor? imageFeatures) => EmbedInputs(inputIds, imageFeatures, null);
+
+    /// <summary>
+    /// As <see cref="EmbedInputs(Tensor, Tensor?)"/>, but with <paramref name="rowTokenCounts"/> given only the first
+    /// <c>rowTokenCounts[b]</c> image tokens of row b take features; later ones (an image id the model generated) stay plain tokens.
+    /// </summary>
+    /// <exception cref="ArgumentException">A row holds fewer image tokens than its count, or the counts do not add up to the features.</exception>
+    public Tensor EmbedInputs(Tensor inputIds, Tensor? imageFeatures, IReadOnlyList<int>? rowTokenCounts)
     {
         ArgumentNullException.ThrowIfNull(inputIds);
         if (inputIds.dim() != 2 || inputIds.dtype != ScalarType.Int64)
@@ -116,6 +123,17 @@ public sealed class LlavaModel : nn.Module
             throw new ArgumentException($"token id {(min < 0 ? min : max)} is outside the vocabulary [0, {_config.TextConfig.VocabSize}).", nameof(inputIds));
         var embeds = language_model.embed_tokens.call(ids); // [B, T, H]
         var isImage = ids.eq(_config.ImageTokenIndex); // [B, T]
+        if (rowTokenCounts is not null)
+        {
+            if (rowTokenCounts.Count != ids.shape[0])
+                throw new ArgumentException($"{rowTokenCounts.Count} row token counts were given for {ids.shape[0]} rows.", nameof(rowTokenCounts));
+            var counts = tensor(rowTokenCounts.Select(c => (long)c).ToArray(), device: device).unsqueeze(1); // [B, 1]
+            var available = isImage.sum(1).cpu().data<long>().ToArray();
+            for (int b = 0; b < available.Length; b++)
+                if (available[b] < rowTokenCounts[b])
+                    throw new ArgumentException($"row {b} holds {available[b]} image tokens (id {_config.ImageTokenIndex}) but its images need {rowTokenCounts[b]}.", nameof(inputIds));
+            isImage = isImage.logical_and(isImage.to_type(ScalarType.Int64).cumsum(1).le(counts)); // the first count_b per row
+        }
         long positions = isImage.sum().item<long>();
         long rows = imageFeatures is null ? 0 : imageFeatures.shape[0];
         if (positions != rows)

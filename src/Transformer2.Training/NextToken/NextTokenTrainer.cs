@@ -33,11 +33,24 @@ public sealed class NextTokenTrainer : IDisposable
     readonly NextTokenOptions _options;
     readonly ILogger _logger;
     readonly IReadOnlyList<Parameter> _parameters;
+    readonly ITrainablePolicy? _policy;
     readonly AdamOptimizer _adam;
     readonly IReadOnlyList<Example> _train;
     readonly IReadOnlyList<Example> _valid;
 
     internal sealed record Example(string Id, int[] Prompt, int[] Solution);
+
+    /// <summary>
+    /// Prepares a run that trains a policy's tensors — e.g. SVF vectors (<see cref="SvfPolicy"/>, the paper's "SVF, next-token
+    /// prediction" ablation) or LoRA adapters (<see cref="Lora.LoraPolicy"/>) — with the model's forwards inside its activation scope.
+    /// The caller keeps ownership of the policy.
+    /// </summary>
+    public NextTokenTrainer(LlamaForCausalLM model, ITrainablePolicy policy, ITextTokenizer tokenizer, IChatTemplate template, ITask task,
+        NextTokenOptions? options = null, ILogger? logger = null)
+        : this(model, (policy ?? throw new ArgumentNullException(nameof(policy))).Parameters, tokenizer, template, task, options, logger)
+    {
+        _policy = policy;
+    }
 
     /// <summary>Prepares a run; throws if there is nothing to train or no training item has a reference solution.</summary>
     /// <param name="model">The model.</param>
@@ -238,7 +251,8 @@ public sealed class NextTokenTrainer : IDisposable
     {
         using var scope = NewDisposeScope();
         var (ids, attention, solutionMask) = Pack(chunk, _tokenizer.PadId ?? 0);
-        var logits = _model.Forward(ids, attention);
+        Tensor logits;
+        using (_policy?.Activate(withGradient: is_grad_enabled())) logits = _model.Forward(ids, attention);
         var logProbs = PolicyGradient.NextTokenLogProbs(logits, ids);   // [b, T−1]
         return (-PolicyGradient.MaskedSum(logProbs, solutionMask).sum()).MoveToOuterDisposeScope();
     }
@@ -273,7 +287,7 @@ public sealed class NextTokenTrainer : IDisposable
         foreach (var item in _task.GetItems(split))
         {
             if (item.Reference is not { } reference) { skipped++; continue; }
-            var prompt = _tokenizer.Encode(TaskPrompt.Render(template, _task.BuildMessages(item)), addBos: false);
+            var prompt = _tokenizer.EncodePrompt(TaskPrompt.Render(template, _task.BuildMessages(item)));
             var solution = _tokenizer.Encode(reference, addBos: false).ToList();
             if (_options.AppendEos && _tokenizer.EosIds.Count > 0) solution.Add(_tokenizer.EosIds[0]);
             if (_options.MaxSequenceLength is { } max && prompt.Length + solution.Count > max)

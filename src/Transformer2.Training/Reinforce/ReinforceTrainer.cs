@@ -16,11 +16,13 @@ namespace Transformer2.Training.Reinforce;
 /// <summary>
 /// Trains an SVF expert on a task by REINFORCE, as the authors do (t2-reference §2): sample a batch of prompts,
 /// generate one answer each with the adapted model, score it, and minimise −Σₜ log π(yₜ | x, y&lt;ₜ)·r averaged over
-/// the batch, optionally plus λ·KL to the base model. Only the SVF vectors train.
+/// the batch, optionally plus λ·KL to the base model. Only the policy's tensors train: the SVF vectors by default, or any
+/// <see cref="ITrainablePolicy"/> such as <see cref="Lora.LoraPolicy"/> (the paper's LoRA-by-policy-gradient ablation).
 /// </summary>
 /// <remarks>
-/// The model must already hold <see cref="SvfLinear"/> layers on the targets (see <see cref="SvfInjector"/>). The
-/// trainer never mutates shared weights: rollouts and gradients both run through the ambient <see cref="SvfContext"/>.
+/// For SVF the model must already hold <see cref="SvfLinear"/> layers on the targets (see <see cref="SvfInjector"/>). The
+/// trainer never mutates shared weights: rollouts and gradients both run inside the policy's activation scope (for SVF, the
+/// ambient <see cref="SvfContext"/>).
 /// Differences from the authors' code, on purpose: rollouts are batched; a fresh batch is drawn every iteration from a
 /// generator seeded by (seed, iteration) — the authors re-seed with 42 each time and so redraw the same batch; and the
 /// prompt is tokenised once, so the completion's token boundary cannot shift (t2-reference §2, "quirks").
@@ -33,7 +35,8 @@ public sealed class ReinforceTrainer : IDisposable
     readonly ITask _task;
     readonly ReinforceOptions _options;
     readonly ILogger _logger;
-    readonly SvfPolicy _policy;
+    readonly ITrainablePolicy _policy;
+    readonly bool _ownsPolicy;
     readonly AdamOptimizer _adam;
     readonly IReadOnlyList<TaskItem> _train;
     readonly IReadOnlyList<TaskItem> _valid;
@@ -50,36 +53,79 @@ public sealed class ReinforceTrainer : IDisposable
     public ReinforceTrainer(LlamaForCausalLM model, ITextTokenizer tokenizer, IChatTemplate template, ITask task, ReinforceOptions? options = null,
         ILogger? logger = null, IReadOnlyDictionary<string, Tensor>? initialVectors = null)
     {
-        _model = model ?? throw new ArgumentNullException(nameof(model));
-        _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
-        _template = template ?? throw new ArgumentNullException(nameof(template));
-        _task = task ?? throw new ArgumentNullException(nameof(task));
-        _options = options ?? new ReinforceOptions();
-        _options.Validate();
-        _logger = logger ?? NullLogger.Instance;
-
-        // Every base weight is frozen: backward then allocates gradients for the SVF vectors only.
-        foreach (var parameter in model.parameters()) parameter.requires_grad = false;
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new ReinforceOptions();
+        options.Validate();
         var layers = SvfInjector.Find(model);
         if (layers.Count == 0)
             throw new ArgumentException("The model has no SVF layers: call SvfInjector.Inject on it (or load it through the adaptation builder) before training.", nameof(model));
-        _policy = new SvfPolicy(layers.Select(l => new KeyValuePair<string, long>(l.Key, l.Value.Rank)), _options.Parameterization, _options.Seed);
-        if (initialVectors is not null) _policy.Load(initialVectors);
-        _adam = new AdamOptimizer(_policy.Parameters.Cast<Tensor>().ToList());
-
-        _train = task.GetItems(TaskSplit.Train);
-        if (_train.Count == 0) throw new ArgumentException($"Task '{task.Name}' has no training items.", nameof(task));
-        var valid = task.GetItems(TaskSplit.Valid);
-        _valid = _options.MaxValidationItems is { } cap ? valid.Take(cap).ToList() : valid;
-        if (_options.OutputFolder is { } folder)
+        var policy = new SvfPolicy(layers.Select(l => new KeyValuePair<string, long>(l.Key, l.Value.Rank)), options.Parameterization, options.Seed)
         {
-            Directory.CreateDirectory(folder);
-            _checkpoint = new TrainingCheckpoint(folder);
-        }
+            GradientPath = options.GradientPath,
+        };
+        if (initialVectors is not null) policy.Load(initialVectors);
+        _ownsPolicy = true;
+        (_model, _tokenizer, _template, _task, _options, _logger, _policy, _adam, _train, _valid, _checkpoint) =
+            Prepare(model, tokenizer, template, task, options, logger, policy);
     }
 
-    /// <summary>The vectors being trained.</summary>
-    public SvfPolicy Policy => _policy;
+    /// <summary>Prepares a run that trains <paramref name="policy"/> (for example a <see cref="Lora.LoraPolicy"/>); the caller keeps ownership of it.</summary>
+    /// <param name="model">The model the policy adapts.</param>
+    /// <param name="policy">The trainable tensors and how they enter the model's forward.</param>
+    /// <param name="tokenizer">The model's tokenizer.</param>
+    /// <param name="template">The chat template prompts are rendered with.</param>
+    /// <param name="task">The task: items, prompts and reward.</param>
+    /// <param name="options">Settings; validated here (<see cref="ReinforceOptions.Parameterization"/> and <see cref="ReinforceOptions.GradientPath"/> concern SVF only).</param>
+    /// <param name="logger">Optional logger for metrics.</param>
+    public ReinforceTrainer(LlamaForCausalLM model, ITrainablePolicy policy, ITextTokenizer tokenizer, IChatTemplate template, ITask task,
+        ReinforceOptions? options = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(policy);
+        options ??= new ReinforceOptions();
+        options.Validate();
+        if (policy.Parameters.Count == 0) throw new ArgumentException("The policy has no trainable tensors.", nameof(policy));
+        (_model, _tokenizer, _template, _task, _options, _logger, _policy, _adam, _train, _valid, _checkpoint) =
+            Prepare(model, tokenizer, template, task, options, logger, policy);
+    }
+
+    static (LlamaForCausalLM, ITextTokenizer, IChatTemplate, ITask, ReinforceOptions, ILogger, ITrainablePolicy, AdamOptimizer,
+        IReadOnlyList<TaskItem>, IReadOnlyList<TaskItem>, TrainingCheckpoint?) Prepare(LlamaForCausalLM model, ITextTokenizer tokenizer,
+        IChatTemplate template, ITask task, ReinforceOptions options, ILogger? logger, ITrainablePolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(template);
+        ArgumentNullException.ThrowIfNull(task);
+
+        // Every base weight is frozen: backward then allocates gradients for the policy's tensors only.
+        foreach (var parameter in model.parameters()) parameter.requires_grad = false;
+        foreach (var parameter in policy.Parameters) parameter.requires_grad = true;
+        var adam = new AdamOptimizer(policy.Parameters.Cast<Tensor>().ToList());
+
+        var train = task.GetItems(TaskSplit.Train);
+        if (train.Count == 0)
+        {
+            adam.Dispose();
+            throw new ArgumentException($"Task '{task.Name}' has no training items.", nameof(task));
+        }
+        var valid = task.GetItems(TaskSplit.Valid);
+        valid = options.MaxValidationItems is { } cap ? valid.Take(cap).ToList() : valid;
+        TrainingCheckpoint? checkpoint = null;
+        if (options.OutputFolder is { } folder)
+        {
+            Directory.CreateDirectory(folder);
+            checkpoint = new TrainingCheckpoint(folder);
+        }
+        return (model, tokenizer, template, task, options, logger ?? NullLogger.Instance, policy, adam, train, valid, checkpoint);
+    }
+
+    /// <summary>The tensors being trained: the SVF vectors (an <see cref="SvfPolicy"/>), or the policy given to the constructor.</summary>
+    public ITrainablePolicy Policy => _policy;
+
+    /// <summary>
+    /// Per-item inputs beyond the prompt text, such as images (<see cref="LlavaItemInputs"/>); <see langword="null"/> for text tasks.
+    /// </summary>
+    public IItemInputs? ItemInputs { get; init; }
 
     /// <summary>Runs the whole training and returns its result; progress is reported after each iteration.</summary>
     public async Task<TrainingResult> TrainAsync(IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -240,11 +286,8 @@ public sealed class ReinforceTrainer : IDisposable
             IReadOnlyList<GenerationResult> generated;
             using (no_grad())
             using (var scope = NewDisposeScope())
-            {
-                var multipliers = _policy.DetachedMultipliers();
-                using (SvfContext.Use(multipliers))
-                    generated = generator.GenerateBatch(prompts.Select(p => (IReadOnlyList<int>)p).ToList(), options, cancellationToken);
-            }
+            using (_policy.Activate(withGradient: false))
+                generated = Generate(generator, chunk, prompts, options, cancellationToken);
             for (int i = 0; i < chunk.Count; i++)
             {
                 var completion = generated[i].TokenIds.ToArray();
@@ -259,9 +302,9 @@ public sealed class ReinforceTrainer : IDisposable
     {
         using var scope = NewDisposeScope();
         var (ids, attention, completionMask) = Pack(chunk);
-        var multipliers = _policy.Multipliers();
         Tensor logits;
-        using (SvfContext.Use(multipliers, _options.GradientPath)) logits = _model.Forward(ids, attention);
+        var items = chunk.Select(r => r.Item).ToList();
+        using (_policy.Activate(withGradient: true)) logits = Forward(items, ids, attention);
         var sequenceLogProbs = PolicyGradient.MaskedSum(PolicyGradient.NextTokenLogProbs(logits, ids), completionMask);   // [b]
         var r = tensor(rewards.Select(x => (float)x).ToArray());
         var loss = -(sequenceLogProbs * r).sum() / batchSize;
@@ -270,8 +313,8 @@ public sealed class ReinforceTrainer : IDisposable
         {
             Tensor referenceLogits;
             using (no_grad())
-            using (SvfContext.UseBase())
-                referenceLogits = _model.Forward(ids, attention);
+            using (_policy.ActivateBase())
+                referenceLogits = Forward(items, ids, attention);
             var kl = PolicyGradient.MaskedSum(PolicyGradient.KlPerPosition(logits, referenceLogits, _options.KlDirection), completionMask);   // [b]
             loss = loss + kl.sum() * (_options.KlCoefficient / batchSize);
             klSum = kl.sum().item<float>();
@@ -304,7 +347,7 @@ public sealed class ReinforceTrainer : IDisposable
             tensor(completion, new long[] { chunk.Count, length - 1 }));
     }
 
-    /// <summary>Greedy accuracy of the current vectors on <paramref name="items"/>.</summary>
+    /// <summary>Greedy accuracy of the current policy on <paramref name="items"/>.</summary>
     public double Evaluate(IReadOnlyList<TaskItem> items, CancellationToken cancellationToken = default)
     {
         if (items.Count == 0) return 0;
@@ -318,15 +361,30 @@ public sealed class ReinforceTrainer : IDisposable
             IReadOnlyList<GenerationResult> generated;
             using (no_grad())
             using (var scope = NewDisposeScope())
-            using (SvfContext.Use(_policy.DetachedMultipliers()))
-                generated = generator.GenerateBatch(chunk.Select(i => (IReadOnlyList<int>)EncodePrompt(i)).ToList(), options, cancellationToken);
+            using (_policy.Activate(withGradient: false))
+                generated = Generate(generator, chunk, chunk.Select(EncodePrompt).ToList(), options, cancellationToken);
             for (int i = 0; i < chunk.Count; i++)
                 if (_task.Score(chunk[i], _tokenizer.Decode(generated[i].TokenIds, skipSpecialTokens: true)).Correct) correct++;
         }
         return correct / (double)items.Count;
     }
 
-    int[] EncodePrompt(TaskItem item) => _tokenizer.EncodePrompt(TaskPrompt.Render(_template, _task.BuildMessages(item)));
+    int[] EncodePrompt(TaskItem item)
+    {
+        var ids = _tokenizer.EncodePrompt(TaskPrompt.Render(_template, _task.BuildMessages(item)));
+        return ItemInputs is null ? ids : ItemInputs.PreparePrompt(item, ids);
+    }
+
+    IReadOnlyList<GenerationResult> Generate(TextGenerator generator, IReadOnlyList<TaskItem> items, IReadOnlyList<int[]> prompts, GenerationOptions options, CancellationToken cancellationToken)
+    {
+        var batch = prompts.Select(p => (IReadOnlyList<int>)p).ToList();
+        return ItemInputs is null
+            ? generator.GenerateBatch(batch, options, cancellationToken)
+            : generator.GenerateBatch(batch, options, ItemInputs.Embedder(items), cancellationToken);
+    }
+
+    Tensor Forward(IReadOnlyList<TaskItem> items, Tensor ids, Tensor attention) =>
+        ItemInputs is null ? _model.Forward(ids, attention) : _model.ForwardFromEmbeddings(ItemInputs.Embedder(items)(ids), attention);
 
     GenerationOptions GenerationOptions(int iteration) => new()
     {
@@ -377,6 +435,6 @@ public sealed class ReinforceTrainer : IDisposable
     public void Dispose()
     {
         _adam.Dispose();
-        _policy.Dispose();
+        if (_ownsPolicy) _policy.Dispose();
     }
 }

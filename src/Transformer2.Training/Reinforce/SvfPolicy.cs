@@ -1,5 +1,7 @@
+using System.Globalization;
 using TorchSharp;
 using TorchSharp.Modules;
+using Transformer2.Core.Experts;
 using Transformer2.Core.Svf;
 using static TorchSharp.torch;
 
@@ -13,7 +15,7 @@ namespace Transformer2.Training.Reinforce;
 /// down), which is also the order of the authors' <c>learnable_params_module_list</c>. Vectors are fp32 leaves with
 /// <c>requires_grad</c>; the multipliers are recomputed from them inside each forward so that autograd reaches p.
 /// </remarks>
-public sealed class SvfPolicy : IDisposable
+public sealed class SvfPolicy : ITrainablePolicy
 {
     readonly List<string> _targets;
     readonly List<Parameter> _vectors;
@@ -64,6 +66,12 @@ public sealed class SvfPolicy : IDisposable
     /// <summary>Target names, in order.</summary>
     public IReadOnlyList<string> Targets => _targets;
 
+    /// <summary>The target names (same as <see cref="Targets"/>).</summary>
+    public IReadOnlyList<string> Names => _targets;
+
+    /// <summary>Which adapted forward <see cref="Activate"/> uses with a gradient (both give the same gradient).</summary>
+    public SvfPath GradientPath { get; set; } = SvfPath.Factored;
+
     /// <summary>The trainable vectors, in target order.</summary>
     public IReadOnlyList<Parameter> Parameters => _vectors;
 
@@ -89,6 +97,48 @@ public sealed class SvfPolicy : IDisposable
         using var noGrad = no_grad();
         return Multipliers().ToDictionary(kv => kv.Key, kv => kv.Value.detach(), StringComparer.Ordinal);
     }
+
+    /// <summary>
+    /// Routes every <see cref="SvfLinear"/> forward inside the scope through the ambient <see cref="SvfContext"/> with the current
+    /// multipliers (differentiable through p with <paramref name="withGradient"/>, on <see cref="GradientPath"/>); no weight is mutated.
+    /// </summary>
+    public IDisposable Activate(bool withGradient) =>
+        withGradient ? SvfContext.Use(Multipliers(), GradientPath) : SvfContext.Use(DetachedMultipliers());
+
+    /// <summary>Runs every <see cref="SvfLinear"/> on its base weight inside the scope.</summary>
+    public IDisposable ActivateBase() => SvfContext.UseBase();
+
+    /// <summary>Saves <paramref name="snapshot"/> as an SVF expert, <c>expert.safetensors</c>, with the run's provenance.</summary>
+    public void SaveBest(string folder, IReadOnlyList<KeyValuePair<string, Tensor>> snapshot, PolicySaveInfo info)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ArgumentNullException.ThrowIfNull(snapshot);
+        ArgumentNullException.ThrowIfNull(info);
+        var options = info.Options;
+        var metadata = new ExpertMetadata
+        {
+            Name = options.ExpertName ?? info.TaskName,
+            BaseModelIdentity = options.BaseModelIdentity,
+            Targets = snapshot.Select(v => v.Key).ToList(),
+            Parameterization = Parameterization,
+            Provenance = new Dictionary<string, string>
+            {
+                ["trainer"] = "REINFORCE",
+                ["task"] = info.TaskName,
+                ["iteration"] = info.Iteration.ToString(CultureInfo.InvariantCulture),
+                ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+                ["learning_rate"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+                ["kl_coefficient"] = options.KlCoefficient.ToString("R", CultureInfo.InvariantCulture),
+                ["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            },
+            Scores = new Dictionary<string, double> { ["validation_accuracy"] = info.ValidationAccuracy },
+        };
+        using var expert = new Expert(metadata, snapshot.Select(v => new KeyValuePair<string, Tensor>(v.Key, v.Value.clone())).ToList());
+        ExpertFile.Save(expert, Path.Combine(folder, ExpertFileName));
+    }
+
+    /// <summary>The file <see cref="SaveBest"/> writes.</summary>
+    public const string ExpertFileName = "expert.safetensors";
 
     /// <summary>Copies of the raw vectors (detached, fp32), keyed by target, in order.</summary>
     public List<KeyValuePair<string, Tensor>> Snapshot()

@@ -1,21 +1,17 @@
-using System.Globalization;
-using System.Text;
 using System.Text.Json;
-using Transformer2.Core.Experts;
 using Transformer2.Core.IO;
 using static TorchSharp.torch;
 
 namespace Transformer2.Training.Reinforce;
 
 /// <summary>
-/// The files of a training run: the best expert, the resumable state and the learning curve, each written atomically
+/// The files of a training run: the best policy (an SVF expert or a PEFT adapter), the resumable state and the learning curve, each written atomically
 /// so that a run cancelled or killed at any point leaves the last complete version of every file.
 /// </summary>
 internal sealed class TrainingCheckpoint(string folder)
 {
     const string StateKey = "transformer2.training_state";
 
-    public string ExpertPath => Path.Combine(folder, "expert.safetensors");
     public string StatePath => Path.Combine(folder, "state.safetensors");
     public string CurvePath => Path.Combine(folder, "learning_curve.csv");
     public string PlotPath => Path.Combine(folder, "learning_curve.png");
@@ -25,48 +21,26 @@ internal sealed class TrainingCheckpoint(string folder)
 
     sealed record StateHeader(int Iteration, long AdamStep, double? BestAccuracy, int BestIteration, int SinceBest, string[] Targets, List<TrainingProgress> History);
 
-    public void SaveBest(ReinforceTrainer trainer, IReadOnlyList<KeyValuePair<string, Tensor>> vectors, double accuracy, int iteration)
-    {
-        var options = trainer.Options;
-        var metadata = new ExpertMetadata
-        {
-            Name = options.ExpertName ?? trainer.TaskDefinition.Name,
-            BaseModelIdentity = options.BaseModelIdentity,
-            Targets = vectors.Select(v => v.Key).ToList(),
-            Parameterization = options.Parameterization,
-            Provenance = new Dictionary<string, string>
-            {
-                ["trainer"] = "REINFORCE",
-                ["task"] = trainer.TaskDefinition.Name,
-                ["iteration"] = iteration.ToString(CultureInfo.InvariantCulture),
-                ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
-                ["learning_rate"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-                ["kl_coefficient"] = options.KlCoefficient.ToString("R", CultureInfo.InvariantCulture),
-                ["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
-            },
-            Scores = new Dictionary<string, double> { ["validation_accuracy"] = accuracy },
-        };
-        using var expert = new Expert(metadata, vectors.Select(v => new KeyValuePair<string, Tensor>(v.Key, v.Value.clone())).ToList());
-        ExpertFile.Save(expert, ExpertPath);
-    }
+    public void SaveBest(ReinforceTrainer trainer, IReadOnlyList<KeyValuePair<string, Tensor>> snapshot, double accuracy, int iteration) =>
+        trainer.Policy.SaveBest(folder, snapshot, new PolicySaveInfo(trainer.Options, trainer.TaskDefinition.Name, iteration, accuracy));
 
-    public void SaveLatest(SvfPolicy policy, AdamOptimizer adam, int iteration, double? bestAccuracy, int bestIteration, int sinceBest,
+    public void SaveLatest(ITrainablePolicy policy, AdamOptimizer adam, int iteration, double? bestAccuracy, int bestIteration, int sinceBest,
         IReadOnlyList<KeyValuePair<string, Tensor>> best, IReadOnlyList<TrainingProgress> history)
     {
         var tensors = new List<KeyValuePair<string, Tensor>>();
-        for (int i = 0; i < policy.Targets.Count; i++)
+        for (int i = 0; i < policy.Names.Count; i++)
         {
             tensors.Add(new($"p.{i}", policy.Parameters[i].detach()));
             tensors.Add(new($"adam_m.{i}", adam.FirstMoments[i]));
             tensors.Add(new($"adam_v.{i}", adam.SecondMoments[i]));
             tensors.Add(new($"best.{i}", best[i].Value));
         }
-        var header = new StateHeader(iteration, adam.Step, bestAccuracy, bestIteration, sinceBest, policy.Targets.ToArray(), history.ToList());
+        var header = new StateHeader(iteration, adam.Step, bestAccuracy, bestIteration, sinceBest, policy.Names.ToArray(), history.ToList());
         SafetensorsWriter.Write(StatePath, tensors, new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(header) });
         AtomicFile.WriteAllText(CurvePath, LearningCurve.ToCsv(history));
     }
 
-    public Resumed? TryLoad(SvfPolicy policy, AdamOptimizer adam)
+    public Resumed? TryLoad(ITrainablePolicy policy, AdamOptimizer adam)
     {
         if (!File.Exists(StatePath)) return null;
         using var file = SafetensorsFile.Open(StatePath);
@@ -74,8 +48,8 @@ internal sealed class TrainingCheckpoint(string folder)
             throw new InvalidDataException($"{StatePath}: not a Transformer2 training state (no '{StateKey}' metadata).");
         var header = JsonSerializer.Deserialize<StateHeader>(json)
             ?? throw new InvalidDataException($"{StatePath}: empty training state.");
-        if (!header.Targets.SequenceEqual(policy.Targets))
-            throw new InvalidDataException($"{StatePath}: saved for targets [{string.Join(", ", header.Targets.Take(3))}, …], this run trains [{string.Join(", ", policy.Targets.Take(3))}, …]. Use another output folder.");
+        if (!header.Targets.SequenceEqual(policy.Names))
+            throw new InvalidDataException($"{StatePath}: saved for targets [{string.Join(", ", header.Targets.Take(3))}, …], this run trains [{string.Join(", ", policy.Names.Take(3))}, …]. Use another output folder.");
         using var scope = NewDisposeScope();
         var p = new Dictionary<string, Tensor>();
         var m = new List<Tensor>();

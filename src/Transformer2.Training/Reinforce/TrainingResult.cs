@@ -1,7 +1,7 @@
 namespace Transformer2.Training.Reinforce;
 
 /// <summary>The outcome of a training run.</summary>
-/// <param name="BestVectors">The raw SVF vectors with the best validation accuracy (the last ones if never validated), by target in order.</param>
+/// <param name="BestVectors">The policy's tensors (raw SVF vectors, or LoRA A/B weights) with the best validation accuracy (the last ones if never validated), by name in order.</param>
 /// <param name="BestValidationAccuracy">Their validation accuracy, if validated.</param>
 /// <param name="BestIteration">The iteration they come from.</param>
 /// <param name="IterationsRun">How many iterations ran (early stopping can end a run sooner).</param>

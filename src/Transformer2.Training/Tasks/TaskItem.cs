@@ -23,6 +23,9 @@ public sealed record TaskItem(string Id, string Prompt)
     /// <summary>Text the assistant turn starts with (the authors' "assistant prefill"), or <see langword="null"/>.</summary>
     public string? ResponsePrefix { get; init; }
 
+    /// <summary>Vision tasks: the image the question is about (a file path), or <see langword="null"/>.</summary>
+    public string? ImagePath { get; init; }
+
     /// <summary>Other dataset fields kept for reports (MATH level and type, the full GSM8K solution, ...).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
 

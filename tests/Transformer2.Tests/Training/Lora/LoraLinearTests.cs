@@ -166,6 +166,30 @@ public class LoraLinearTests
         Assert.That(defaults.Matches("model.layers.3.self_attn.qq_proj"), Is.False);
     }
 
+    [Test]
+    public void RepeatedForwardsAndMergesKeepLiveTensorCountFlat()
+    {
+        using var model = PlainModel();
+        var layers = LoraInjector.Inject(model, new LoraConfig { Rank = 2, TargetModules = LoraConfig.MlpAndAttentionTargets }, seed: 1);
+        model.train();
+        using var ids = Ids();
+        void Step()
+        {
+            // Training mode with autograd on: dropout and the graph's temporaries must all be released.
+            using (var logits = model.Forward(ids)) { }
+            foreach (var l in layers.Values)
+            {
+                l.Merge();
+                l.Unmerge();
+                using var delta = l.DeltaWeight();
+            }
+        }
+        for (int i = 0; i < 3; i++) Step();
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 20; i++) Step();
+        Assert.That(DisposeScopeManager.Statistics.ThreadTotalLiveCount, Is.EqualTo(before));
+    }
+
     static Transformer2.Models.Llama.LlamaForCausalLM WithAdaptersOff(Transformer2.Models.Llama.LlamaForCausalLM model)
     {
         foreach (var l in LoraInjector.Find(model).Values) l.Enabled = false;

@@ -3,6 +3,7 @@ using Transformer2.Tests.Training.Lora;
 using Transformer2.Tests.Training.Reinforce;
 using Transformer2.Training.Lora;
 using Transformer2.Training.NextToken;
+using Transformer2.Training.Reinforce;
 using Transformer2.Training.Tasks;
 using static TorchSharp.torch;
 
@@ -74,6 +75,22 @@ public class NextTokenTrainerTests
     }
 
     [Test]
+    public async Task SvfVectorsCanBeTrainedByNextTokenPrediction()
+    {
+        using var model = TrainerFixture.Model();   // SVF layers on the MLPs
+        using var policy = new SvfPolicy(global::Transformer2.Core.Svf.SvfInjector.Find(model).Select(l => new KeyValuePair<string, long>(l.Key, l.Value.Rank)), global::Transformer2.Core.Svf.SvfParameterization.Default, seed: 1);
+        var initial = policy.Snapshot();
+        using var trainer = new NextTokenTrainer(model, policy, Tokenizer, Template, SolutionTask(), Options with { LearningRate = 0.1, MaxSteps = 20 });
+        double before = trainer.ValidationLoss();
+        await trainer.TrainAsync();
+        double after = trainer.ValidationLoss();
+        TestContext.Out.WriteLine($"SVF next-token validation loss per solution token: {before:F3} → {after:F3}");
+        Assert.That(after, Is.LessThan(0.9 * before));
+        Assert.That(policy.Parameters[0].detach().equal(initial[0].Value).all().item<bool>(), Is.False, "the vectors moved");
+        Assert.That(model.parameters().All(p => !p.requires_grad), Is.True, "every model weight stays frozen");
+    }
+
+    [Test]
     public void TheLossCoversSolutionTokensOnly()
     {
         var examples = new List<NextTokenTrainer.Example> { new("x", [5, 6, 7], [8, 9]), new("y", [5], [8]) };
@@ -90,11 +107,11 @@ public class NextTokenTrainerTests
         using var model = LoraFixture.PlainModel();
         using var trainer = new NextTokenTrainer(model, model.parameters(), Tokenizer, Template, SolutionTask(), Options);
         var first = trainer.TrainExamples[0];
-        Assert.That(first.Prompt, Is.EqualTo(Tokenizer.Encode("aa")));
+        Assert.That(first.Prompt, Is.EqualTo(Tokenizer.Encode("aa", addBos: true)), "prompts carry exactly one BOS, as in the RL trainer");
         Assert.That(first.Solution, Is.EqualTo(Tokenizer.Encode("bbb").Append(2)));
         Assert.That(trainer.TotalSteps, Is.EqualTo(30));
-        using var short1 = new NextTokenTrainer(model, model.parameters(), Tokenizer, Template, SolutionTask(), Options with { AppendEos = false, MaxSequenceLength = 4, MaxSteps = null, Epochs = 2 });
-        Assert.That(short1.TrainExamples[0].Solution, Is.EqualTo(Tokenizer.Encode("bb")), "truncated to 4 tokens in all");
+        using var short1 = new NextTokenTrainer(model, model.parameters(), Tokenizer, Template, SolutionTask(), Options with { AppendEos = false, MaxSequenceLength = 5, MaxSteps = null, Epochs = 2 });
+        Assert.That(short1.TrainExamples[0].Solution, Is.EqualTo(Tokenizer.Encode("bb")), "truncated to 5 tokens in all");
         Assert.That(short1.TotalSteps, Is.EqualTo(2 * 3));
     }
 

@@ -84,7 +84,7 @@ public class ReinforceTrainerTests
         using var expert = ExpertFile.Load(Path.Combine(folder, "expert.safetensors"));
         Assert.That(expert.Name, Is.EqualTo("more-a"));
         Assert.That(expert.Metadata.BaseModelIdentity, Is.EqualTo("tiny-test"));
-        Assert.That(expert.Targets, Is.EqualTo(trainer.Policy.Targets));
+        Assert.That(expert.Targets, Is.EqualTo(trainer.Policy.Names));
         Assert.That(expert.Metadata.Scores["validation_accuracy"], Is.EqualTo(result.BestValidationAccuracy));
         Assert.That(File.ReadAllLines(Path.Combine(folder, "learning_curve.csv")), Has.Length.EqualTo(1 + result.History.Count));
         var png = File.ReadAllBytes(Path.Combine(folder, "learning_curve.png"));

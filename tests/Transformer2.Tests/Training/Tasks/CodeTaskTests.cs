@@ -39,11 +39,7 @@ public class CodeTaskTests
     {
         get
         {
-            if (!OperatingSystem.IsLinux())
-            {
-                Assert.Ignore("The sandbox needs Linux.");
-            }
-
+            PythonSandboxTests.IgnoreUnlessPythonRuns();
             return _sandbox ??= new PythonSandbox(PythonSandboxTests.Options());
         }
     }
