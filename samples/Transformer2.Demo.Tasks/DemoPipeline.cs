@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using Transformer2.Adaptation.Pipeline;
+using Transformer2.Adaptation.Search;
+using Transformer2.Training.Tasks;
+
+namespace Transformer2.Demo.Tasks;
+
+/// <summary>Builds the Transformer² pipeline over a demo model folder and measures it on the synthetic families.</summary>
+public static class DemoPipeline
+{
+    /// <summary>Longest answer the families need.</summary>
+    public const int MaxAnswerTokens = 24;
+
+    /// <summary>Few examples of each unseen task given to few-shot adaptation.</summary>
+    public const int FewShotExamples = 8;
+
+    /// <summary>
+    /// A pipeline over <paramref name="modelFolder"/> with every expert in <paramref name="expertsFolder"/> and the given dispatch:
+    /// math → arith, code → code, reasoning → choice.
+    /// </summary>
+    public static TransformerSquared Build(string modelFolder, string expertsFolder, DispatchMode mode, DemoSuite suite, SearchOptions? search = null)
+    {
+        ArgumentNullException.ThrowIfNull(suite);
+        var builder = new TransformerSquaredBuilder()
+            .UseModelFolder(modelFolder)
+            .AddExpertsFromFolder(expertsFolder)
+            .ConfigureGeneration(g => g with { MaxNewTokens = MaxAnswerTokens });
+        void Categories(TransformerSquaredBuilder.CategoryList c) => c.Add("math", suite.Training[0].Name).Add("code", suite.Training[1].Name).Add("reasoning", suite.Training[2].Name);
+        builder = mode switch
+        {
+            DispatchMode.Prompt => builder.UsePromptDispatch(Categories, maxFirstPassTokens: 16),
+            DispatchMode.ClassificationExpert => builder.UseClassificationExpert(DemoStages.ClassificationExpert, Categories, maxFirstPassTokens: 16),
+            DispatchMode.FewShot => builder.UseFewShotDispatch(suite.Training.Select(t => t.Name).ToList(), strategy =>
+            {
+                foreach (var task in suite.Unseen) strategy.AddTask(task.Name, task, task.GetItems(TaskSplit.Valid).Take(FewShotExamples).ToList());
+            }, search ?? new SearchOptions { PopulationSize = 16, Generations = 8, Seed = suite.Seed }),
+            _ => builder,
+        };
+        return builder.Build();
+    }
+
+    /// <summary>Answers <paramref name="items"/> of <paramref name="task"/> one by one and scores them exactly.</summary>
+    public static async Task<EvaluationResult> EvaluateAsync(TransformerSquared t2, FamilyTask task, IReadOnlyList<TaskItem> items, string setting,
+        AnswerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(t2);
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(items);
+        int correct = 0, dispatched = 0;
+        bool labelled = false;
+        TimeSpan first = TimeSpan.Zero, second = TimeSpan.Zero;
+        foreach (var item in items)
+        {
+            var result = await t2.AnswerAsync(task.BuildMessages(item), options, cancellationToken).ConfigureAwait(false);
+            if (task.Score(item, result.Answer).Correct) correct++;
+            if (result.Decision.Strategy is "prompt" or "classification-expert")
+            {
+                labelled = true;
+                if (result.Decision.Label == task.Family.Label) dispatched++;
+            }
+            first += result.FirstPass;
+            second += result.SecondPass;
+        }
+        int n = Math.Max(1, items.Count);
+        return new EvaluationResult(task.Name, setting, correct, items.Count, first / n, second / n, labelled ? dispatched : null);
+    }
+
+    /// <summary>Share of correct labels the pipeline's first pass gives <paramref name="items"/> of the classification task (no second pass).</summary>
+    public static async Task<double> ClassificationAccuracyAsync(TransformerSquared t2, IReadOnlyList<TaskItem> items, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(t2);
+        ArgumentNullException.ThrowIfNull(items);
+        int correct = 0;
+        foreach (var item in items)
+        {
+            var decision = await t2.DecideAsync([Models.Chat.ChatMessage.User(item.Prompt)], null, cancellationToken).ConfigureAwait(false);
+            if (decision.Label == item.Reference) correct++;
+        }
+        return items.Count == 0 ? 0 : (double)correct / items.Count;
+    }
+
+    /// <summary>Wall time of an action, for the demo's timing lines.</summary>
+    public static async Task<TimeSpan> TimeAsync(Func<Task> action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        var clock = Stopwatch.StartNew();
+        await action().ConfigureAwait(false);
+        return clock.Elapsed;
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using TorchSharp;
+using Transformer2.Core.Svd;
+using Transformer2.Core.Svf;
+using Transformer2.Models.Chat;
+using Transformer2.Models.Llama;
+using Transformer2.Models.Tokenization;
+using Transformer2.Training.NextToken;
+using Transformer2.Training.Reinforce;
+using Transformer2.Training.Tasks;
+
+namespace Transformer2.Demo.Tasks;
+
+/// <summary>
+/// The end-to-end stages behind the demo's subcommands: train the base model from scratch, train SVF experts on it.
+/// Every stage is deterministic for a fixed seed and writes ordinary files (a Hugging Face model folder, expert files).
+/// </summary>
+public static class DemoStages
+{
+    /// <summary>The chat template everything is rendered with.</summary>
+    public static IChatTemplate Template => Llama3ChatTemplate.Instruct;
+
+    /// <summary>Names of the expert trained on the classification task.</summary>
+    public const string ClassificationExpert = "cls";
+
+    /// <summary>
+    /// Learns a tokenizer on the pre-training mixture, trains a LLaMA of <paramref name="shape"/> from scratch by next-token
+    /// prediction on it, and saves both as a Hugging Face folder (config.json, model.safetensors, tokenizer files).
+    /// </summary>
+    public static async Task<NextTokenResult> TrainBaseAsync(string folder, DemoSuite suite, BaseModelShape shape, NextTokenOptions options,
+        IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ArgumentNullException.ThrowIfNull(suite);
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(options);
+        Directory.CreateDirectory(folder);
+        var mixture = suite.PretrainingMixture();
+        var texts = mixture.GetItems(TaskSplit.Train).Select(item => TaskPrompt.Render(Template, mixture.BuildMessages(item)) + item.Reference);
+        int vocab = ByteLevelBpeBuilder.Build(texts, shape.Merges, folder);
+        var tokenizer = TokenizerLoader.FromPretrained(folder);
+        progress?.Report($"tokenizer: {vocab} tokens ({shape.Merges} merges requested)");
+
+        torch.manual_seed(options.Seed);
+        using var model = new LlamaForCausalLM(shape.ToConfig(vocab, tokenizer.BosId, tokenizer.EosIds));
+        long parameters = model.parameters().Sum(p => p.numel());
+        progress?.Report($"model: {parameters:N0} parameters, {mixture.GetItems(TaskSplit.Train).Count} training sequences");
+        model.train();
+        using var trainer = new NextTokenTrainer(model, model.parameters(), tokenizer, Template, mixture, options);
+        var clock = Stopwatch.StartNew();
+        var result = await trainer.TrainAsync(new Progress<NextTokenProgress>(p =>
+        {
+            if (p.Step % 10 == 0 || p.Step == p.Steps || p.ValidationLoss is not null)
+                progress?.Report($"step {p.Step}/{p.Steps} loss {p.Loss:F3}" + (p.ValidationLoss is { } v ? $" valid {v:F3}" : "") + $" ({clock.Elapsed:mm\\:ss})");
+        }), cancellationToken).ConfigureAwait(false);
+        model.eval();
+        model.SavePretrained(folder);
+        return result;
+    }
+
+    /// <summary>
+    /// The LoRA baseline: loads <paramref name="folder"/>, trains LoRA adapters by next-token prediction on
+    /// <paramref name="task"/>'s reference solutions, and returns the model with the adapters merged into its weights.
+    /// </summary>
+    public static async Task<(LlamaForCausalLM Model, ITextTokenizer Tokenizer, long TrainableParameters)> TrainLoraAsync(string folder, ITask task,
+        Training.Lora.LoraConfig lora, NextTokenOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var model = LlamaForCausalLM.FromPretrained(folder);
+        try
+        {
+            var tokenizer = TokenizerLoader.FromPretrained(folder);
+            Training.Lora.LoraInjector.Inject(model, lora, options.Seed);
+            var parameters = Training.Lora.LoraInjector.Parameters(model).Select(p => p.Value).ToList();
+            long count = parameters.Sum(p => p.numel());
+            using (var trainer = new NextTokenTrainer(model, parameters, tokenizer, Template, task, options))
+                await trainer.TrainAsync(null, cancellationToken).ConfigureAwait(false);
+            Training.Lora.LoraInjector.MergeAndRemove(model);
+            model.eval();
+            return (model, tokenizer, count);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Loads a model folder with SVF layers on the default targets (the MLP projections), decomposed in memory.</summary>
+    public static (LlamaForCausalLM Model, ITextTokenizer Tokenizer) LoadWithSvf(string folder, TargetSelector? targets = null)
+    {
+        var model = LlamaForCausalLM.FromPretrained(folder);
+        var tokenizer = TokenizerLoader.FromPretrained(folder);
+        model.eval();
+        var selector = targets ?? TargetSelector.Default;
+        SvfInjector.Inject(model, selector.IsTarget, (_, weight) =>
+        {
+            using var factors = SvdFactors.Decompose(weight);
+            return (factors.U.alias(), factors.S.alias(), factors.V.alias());
+        });
+        return (model, tokenizer);
+    }
+
+    /// <summary>
+    /// Trains one SVF expert by REINFORCE on <paramref name="task"/> and writes it to <c>&lt;expertsFolder&gt;/&lt;name&gt;.safetensors</c>;
+    /// the learning curve (CSV, PNG) stays in <paramref name="workFolder"/>.
+    /// </summary>
+    public static async Task<TrainingResult> TrainExpertAsync(LlamaForCausalLM model, ITextTokenizer tokenizer, ITask task, string name,
+        string expertsFolder, string workFolder, ReinforceOptions options, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        // A stale state.safetensors would make the trainer resume instead of starting afresh.
+        if (Directory.Exists(workFolder)) Directory.Delete(workFolder, recursive: true);
+        Directory.CreateDirectory(expertsFolder);
+        using var trainer = new ReinforceTrainer(model, tokenizer, Template, task, options with { OutputFolder = workFolder, ExpertName = name });
+        var clock = Stopwatch.StartNew();
+        var result = await trainer.TrainAsync(new Progress<TrainingProgress>(p =>
+            progress?.Report($"{name} it {p.Iteration} reward {p.RewardMean:F2}" + (p.ValidationAccuracy is { } v ? $" valid acc {v:P0}" : "") + $" ({clock.Elapsed:mm\\:ss})")),
+            cancellationToken).ConfigureAwait(false);
+        var saved = Path.Combine(workFolder, "expert.safetensors");
+        if (!File.Exists(saved)) throw new InvalidOperationException($"Training '{name}' saved no expert in {workFolder}: enable validation so the best expert is kept.");
+        File.Copy(saved, Path.Combine(expertsFolder, name + ".safetensors"), overwrite: true);
+        return result;
+    }
+}

@@ -1,0 +1,116 @@
+using Transformer2.Demo.Tasks;
+using Transformer2.Training.NextToken;
+using Transformer2.Training.Reinforce;
+
+namespace Transformer2.Demo;
+
+/// <summary>Subcommands: one per stage, with the settings the bundled model was made with.</summary>
+internal static class DemoCommands
+{
+    /// <summary>Where the bundled model lives, relative to the repository root (found by walking up from the working folder).</summary>
+    const string BundledModel = "samples/models/t2-tiny";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        string command = args.Length > 0 ? args[0] : "main";
+        string model = Option(args, "--model") ?? FindBundledModel();
+        var progress = new Progress<string>(line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+        switch (command)
+        {
+            case "train-base":
+                await TrainBaseAsync(model, progress, cancel.Token);
+                return 0;
+            case "train-experts":
+                await TrainExpertsAsync(model, Option(args, "--only"), progress, cancel.Token);
+                return 0;
+            case "evaluate":
+                await DemoReport.EvaluateAsync(model, ExpertsFolder(model), Option(args, "--out"), progress, cancel.Token);
+                return 0;
+            case "main":
+                return await DemoReport.MainAsync(model, ExpertsFolder(model), cancel.Token);
+            default:
+                Console.Error.WriteLine($"Unknown command '{command}'. Use: train-base | train-experts | evaluate | main  [--model FOLDER]");
+                return 2;
+        }
+    }
+
+    static async Task TrainBaseAsync(string folder, IProgress<string> progress, CancellationToken cancellationToken)
+    {
+        var suite = new DemoSuite();
+        var options = new NextTokenOptions
+        {
+            BatchSize = 32,
+            MicroBatchSize = 8,
+            Epochs = 2,
+            LearningRate = 3e-3,
+            WeightDecay = 0.01,
+            Schedule = LearningRateSchedule.Cosine,
+            MaxGradNorm = 1.0,
+            ValidationInterval = 50,
+            Seed = suite.Seed,
+        };
+        var result = await DemoStages.TrainBaseAsync(folder, suite, BaseModelShape.Full, options, progress, cancellationToken);
+        progress.Report($"saved {folder} (best validation loss {result.BestValidationLoss:F3} at step {result.BestStep})");
+    }
+
+    static async Task TrainExpertsAsync(string folder, string? only, IProgress<string> progress, CancellationToken cancellationToken)
+    {
+        var suite = new DemoSuite();
+        var (model, tokenizer) = DemoStages.LoadWithSvf(folder);
+        using var _ = model;
+        var options = ExpertOptions(suite, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))));
+        var tasks = suite.Training.Cast<Transformer2.Training.Tasks.ITask>().Append(suite.Classification)
+            .Where(t => only is null || only.Split(',').Contains(t.Name));
+        foreach (var task in tasks)
+        {
+            string name = task == suite.Classification ? DemoStages.ClassificationExpert : task.Name;
+            var result = await DemoStages.TrainExpertAsync(model, tokenizer, task, name, ExpertsFolder(folder),
+                Path.Combine(Path.GetTempPath(), "t2-demo-" + name), options, progress, cancellationToken);
+            foreach (var file in new[] { "learning_curve.csv", "learning_curve.png" })
+            {
+                var source = Path.Combine(Path.GetTempPath(), "t2-demo-" + name, file);
+                if (File.Exists(source)) File.Copy(source, Path.Combine(CurvesFolder(folder), $"{name}-{file}"), overwrite: true);
+            }
+            progress.Report($"{name}: best validation accuracy {result.BestValidationAccuracy:P1} at iteration {result.BestIteration}");
+        }
+    }
+
+    /// <summary>REINFORCE settings of the bundled experts (the paper's, scaled to a tiny model and a short run).</summary>
+    internal static ReinforceOptions ExpertOptions(DemoSuite suite, string identity) => new()
+    {
+        BatchSize = 64,
+        MicroBatchSize = 16,
+        Iterations = 24,
+        LearningRate = 1e-2,
+        MaxGradNorm = null,
+        MaxNewTokens = 16,
+        ValidationInterval = 4,
+        MaxValidationItems = 64,
+        Seed = suite.Seed,
+        BaseModelIdentity = identity,
+    };
+
+    static string ExpertsFolder(string model) => Path.Combine(model, "experts");
+
+    static string CurvesFolder(string model)
+    {
+        var folder = Path.Combine(Path.GetDirectoryName(FindBundledModel())!, "..", "..", "docs", "curves");
+        Directory.CreateDirectory(folder);
+        return folder;
+    }
+
+    static string? Option(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    static string FindBundledModel()
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Transformer2.sln"))) return Path.Combine(dir.FullName, BundledModel);
+        return Path.GetFullPath(BundledModel);
+    }
+}
