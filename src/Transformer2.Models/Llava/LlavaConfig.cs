@@ -126,6 +126,13 @@ public sealed record LlavaConfig
         {
             if (!text.TryGetPropertyValue(key, out var existing) || existing is null) text[key] = value;
         }
+        // transformers 5 writes the rotary settings as rope_parameters {rope_theta, rope_type, ...}.
+        if (text["rope_parameters"] is JsonObject rope)
+        {
+            if (rope["rope_theta"] is { } theta) Default("rope_theta", theta.DeepClone());
+            if (rope["rope_type"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() != "default")
+                Default("rope_scaling", rope.DeepClone());
+        }
         Default("model_type", "llama");
         Default("vocab_size", 32000);
         Default("hidden_size", 4096);

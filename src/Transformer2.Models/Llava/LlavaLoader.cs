@@ -37,7 +37,7 @@ internal static class LlavaLoader
     /// <summary>
     /// The current-layout key of a stored key: legacy llava-hf names (<c>language_model.model.*</c>,
     /// <c>language_model.lm_head.*</c>, <c>vision_tower.*</c>, <c>multi_modal_projector.*</c>, <c>image_newline</c>) are
-    /// mapped; buffers and a stored copy of a tied head carry nothing and give <see langword="null"/>.
+    /// mapped, as are transformers 5 files whose tower lacks the <c>vision_model.</c> level; buffers and a stored copy of a tied head carry nothing and give <see langword="null"/>.
     /// </summary>
     internal static string? MapKey(string stored, LlavaConfig config)
     {
@@ -50,6 +50,10 @@ internal static class LlavaLoader
             "image_newline" => "model.image_newline",
             _ => stored,
         };
+        // transformers 5 saves the tower without its "vision_model." level (vision_tower.embeddings…, vision_tower.encoder…).
+        const string tower = "model.vision_tower.";
+        if (key.StartsWith(tower, StringComparison.Ordinal) && !key.StartsWith(tower + "vision_model.", StringComparison.Ordinal))
+            key = tower + "vision_model." + key[tower.Length..];
         if (key.EndsWith(".embeddings.position_ids", StringComparison.Ordinal) || key.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal)) return null;
         if (config.TextConfig.TieWordEmbeddings && key == "lm_head.weight") return null;
         return key;

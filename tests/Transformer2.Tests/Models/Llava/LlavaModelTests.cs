@@ -145,6 +145,35 @@ public class LlavaModelTests
         Assert.That(e!.Message, Does.Contain("vision_tower.extra.weight"));
     }
 
+    [Test]
+    public void KeyLayoutsOfEveryTransformersVersionMapToTheModel()
+    {
+        var config = TinyLlava.Config(next: true);
+        Assert.That(LlavaLoader.MapKey("model.language_model.layers.0.mlp.up_proj.weight", config), Is.EqualTo("model.language_model.layers.0.mlp.up_proj.weight"));
+        Assert.That(LlavaLoader.MapKey("language_model.model.layers.0.mlp.up_proj.weight", config), Is.EqualTo("model.language_model.layers.0.mlp.up_proj.weight"));
+        Assert.That(LlavaLoader.MapKey("language_model.lm_head.weight", config), Is.EqualTo("lm_head.weight"));
+        Assert.That(LlavaLoader.MapKey("vision_tower.vision_model.pre_layrnorm.bias", config), Is.EqualTo("model.vision_tower.vision_model.pre_layrnorm.bias"));
+        // transformers 5 drops the tower's "vision_model." level when saving.
+        Assert.That(LlavaLoader.MapKey("vision_tower.encoder.layers.1.mlp.fc1.weight", config), Is.EqualTo("model.vision_tower.vision_model.encoder.layers.1.mlp.fc1.weight"));
+        Assert.That(LlavaLoader.MapKey("image_newline", config), Is.EqualTo("model.image_newline"));
+        Assert.That(LlavaLoader.MapKey("vision_tower.vision_model.embeddings.position_ids", config), Is.Null);
+    }
+
+    [Test]
+    public void TransformersFiveRopeParametersAreRead()
+    {
+        const string json = """
+            { "model_type": "llava", "image_token_index": 100,
+              "text_config": { "model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+                "num_key_value_heads": 2, "vocab_size": 101, "rope_parameters": { "rope_theta": 500000.0, "rope_type": "default" } },
+              "vision_config": { "model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 3,
+                "num_attention_heads": 4, "image_size": 8, "patch_size": 2 } }
+            """;
+        var config = LlavaConfig.Parse(json);
+        Assert.That(config.TextConfig.RopeTheta, Is.EqualTo(500000));
+        Assert.That(config.TextConfig.RopeScaling, Is.Null);
+    }
+
     static string LegacyName(string key) => key switch
     {
         _ when key.StartsWith("model.language_model.", StringComparison.Ordinal) => "language_model.model." + key["model.language_model.".Length..],
