@@ -31,8 +31,13 @@ internal static class DemoCommands
                 return 0;
             case "main":
                 return await DemoReport.MainAsync(model, ExpertsFolder(model), cancel.Token);
+            case "chat":
+                return await DemoSamples.ChatAsync(model, ExpertsFolder(model), args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal)
+                    ? [args[1]] : ["Ann has 12 pens and gets 5 more. How many pens does Ann have?", "What does this Python code print?\nprint(max(3, 8))"], cancel.Token);
+            case "custom-task":
+                return await DemoSamples.CustomTaskAsync(model, cancel.Token);
             default:
-                Console.Error.WriteLine($"Unknown command '{command}'. Use: train-base | train-experts | evaluate | main  [--model FOLDER]");
+                Console.Error.WriteLine($"Unknown command '{command}'. Use: main | train-base | train-experts | evaluate | chat [QUESTION] | custom-task  [--model FOLDER]");
                 return 2;
         }
     }
