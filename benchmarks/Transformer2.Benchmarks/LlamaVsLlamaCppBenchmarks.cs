@@ -15,7 +15,7 @@ namespace Transformer2.Benchmarks;
 public class LlamaVsLlamaCppBenchmarks
 {
     const int PromptLength = 128;
-    const int DecodeSteps = 16;
+    const int DecodeSteps = 8;
     const int ContextSize = 256;
     const long Seed = 2024;
 

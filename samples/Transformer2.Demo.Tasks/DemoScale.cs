@@ -9,7 +9,7 @@ namespace Transformer2.Demo.Tasks;
 public sealed record DemoScale(int Train, int Valid, int Test, int UnseenInPretraining, int ClassificationInPretraining)
 {
     /// <summary>The scale the bundled model was trained at.</summary>
-    public static DemoScale Full { get; } = new(1500, 64, 100, 250, 450);
+    public static DemoScale Full { get; } = new(3000, 64, 100, 400, 450);
 
     /// <summary>A seconds-long version for the smoke test.</summary>
     public static DemoScale Smoke { get; } = new(24, 8, 8, 6, 12);

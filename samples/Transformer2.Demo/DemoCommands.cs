@@ -1,3 +1,4 @@
+using System.Globalization;
 using Transformer2.Demo.Tasks;
 using Transformer2.Training.NextToken;
 using Transformer2.Training.Reinforce;
@@ -23,7 +24,7 @@ internal static class DemoCommands
                 await TrainBaseAsync(model, progress, cancel.Token);
                 return 0;
             case "train-experts":
-                await TrainExpertsAsync(model, Option(args, "--only"), progress, cancel.Token);
+                await TrainExpertsAsync(model, args, progress, cancel.Token);
                 return 0;
             case "evaluate":
                 await DemoReport.EvaluateAsync(model, ExpertsFolder(model), Option(args, "--out"), progress, cancel.Token);
@@ -55,19 +56,28 @@ internal static class DemoCommands
         progress.Report($"saved {folder} (best validation loss {result.BestValidationLoss:F3} at step {result.BestStep})");
     }
 
-    static async Task TrainExpertsAsync(string folder, string? only, IProgress<string> progress, CancellationToken cancellationToken)
+    static async Task TrainExpertsAsync(string folder, string[] args, IProgress<string> progress, CancellationToken cancellationToken)
     {
+        string? only = Option(args, "--only");
+        string expertsFolder = ExpertsFolder(folder);
         var suite = new DemoSuite();
         var (model, tokenizer) = DemoStages.LoadWithSvf(folder);
         using var _ = model;
         var options = ExpertOptions(suite, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))));
+        if (Option(args, "--iterations") is { } iterations) options = options with { Iterations = int.Parse(iterations, CultureInfo.InvariantCulture) };
+        if (Option(args, "--lr") is { } lr) options = options with { LearningRate = double.Parse(lr, CultureInfo.InvariantCulture) };
+        if (Option(args, "--temperature") is { } t) options = options with { Temperature = double.Parse(t, CultureInfo.InvariantCulture) };
+        if (Option(args, "--experts") is { } target) expertsFolder = target;
         var tasks = suite.Training.Cast<Transformer2.Training.Tasks.ITask>().Append(suite.Classification)
             .Where(t => only is null || only.Split(',').Contains(t.Name));
         foreach (var task in tasks)
         {
-            string name = task == suite.Classification ? DemoStages.ClassificationExpert : task.Name;
-            var result = await DemoStages.TrainExpertAsync(model, tokenizer, task, name, ExpertsFolder(folder),
-                Path.Combine(Path.GetTempPath(), "t2-demo-" + name), options, progress, cancellationToken);
+            bool classification = task == suite.Classification;
+            string name = classification ? DemoStages.ClassificationExpert : task.Name;
+            // Classification prompts are ~10× longer than the families' (the authors' system prompt), so fewer iterations.
+            var taskOptions = classification ? options with { Iterations = Math.Min(options.Iterations, ClassificationIterations) } : options;
+            var result = await DemoStages.TrainExpertAsync(model, tokenizer, task, name, expertsFolder,
+                Path.Combine(Path.GetTempPath(), "t2-demo-" + name), taskOptions, progress, cancellationToken);
             foreach (var file in new[] { "learning_curve.csv", "learning_curve.png" })
             {
                 var source = Path.Combine(Path.GetTempPath(), "t2-demo-" + name, file);
@@ -77,15 +87,19 @@ internal static class DemoCommands
         }
     }
 
+    /// <summary>REINFORCE iterations of the classification expert.</summary>
+    const int ClassificationIterations = 12;
+
     /// <summary>REINFORCE settings of the bundled experts (the paper's, scaled to a tiny model and a short run).</summary>
     internal static ReinforceOptions ExpertOptions(DemoSuite suite, string identity) => new()
     {
         BatchSize = 64,
         MicroBatchSize = 16,
-        Iterations = 24,
-        LearningRate = 1e-2,
+        Iterations = 40,
+        LearningRate = 3e-2,
         MaxGradNorm = null,
         MaxNewTokens = 16,
+        NormalizeRewards = true,
         ValidationInterval = 4,
         MaxValidationItems = 64,
         Seed = suite.Seed,

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Transformer2.Adaptation.Pipeline;
+using Transformer2.Core.Svd;
 using Transformer2.Demo.Tasks;
 using Transformer2.Training.Lora;
 using Transformer2.Training.NextToken;
@@ -153,6 +154,31 @@ internal static class DemoReport
                 var r = results[task.Name];
                 Line($"| {task.Name} | {name} | {r.FirstPass.TotalMilliseconds:F1} | {r.SecondPass.TotalMilliseconds:F1} | {r.FirstPass / r.SecondPass:P0} |");
             }
+        Line();
+
+        // Table 4: where SVF goes. One arith expert per target set, same budget, evaluated on arith's held-out items.
+        Line("Table 4: SVF targets (arith expert, same REINFORCE budget)");
+        Line();
+        Line("| targets | SVF parameters | arith accuracy |");
+        Line("|---|---|---|");
+        var arith = suite.Training[0];
+        foreach (var (label, targets) in new[] { ("MLP", TargetSelector.Mlp), ("attention", TargetSelector.Attention), ("MLP + attention", TargetSelector.MlpAndAttention) })
+        {
+            var (model, tokenizer) = DemoStages.LoadWithSvf(modelFolder, targets);
+            using (model)
+            {
+                string identity = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)));
+                string experts = Path.Combine(Path.GetTempPath(), "t2-demo-targets-" + Guid.NewGuid().ToString("N"));
+                await DemoStages.TrainExpertAsync(model, tokenizer, arith, arith.Name, experts, experts + "-work", DemoCommands.ExpertOptions(suite, identity), null, cancellationToken);
+                await using var t2 = new TransformerSquaredBuilder().UseModel(model, tokenizer).UseModelIdentity(identity)
+                    .AddExpert(Path.Combine(experts, arith.Name + ".safetensors"))
+                    .ConfigureGeneration(g => g with { MaxNewTokens = DemoPipeline.MaxAnswerTokens }).Build();
+                var result = await DemoPipeline.EvaluateAsync(t2, arith, arith.GetItems(TaskSplit.Test), label, new AnswerOptions { Plan = AdaptationPlan.Single(arith.Name) }, cancellationToken);
+                Line($"| {label} | {t2.Backbone.TargetLengths.Values.Sum():N0} | {Pct(result)} |");
+                Directory.Delete(experts, true);
+                Directory.Delete(experts + "-work", true);
+            }
+        }
         Line();
 
         if (output is not null)

@@ -142,3 +142,40 @@ public class ReinforceTrainerTests
         public void Report(TrainingProgress value) => action(value);
     }
 }
+
+public class KlCoefficientSelectionTests
+{
+    [Test]
+    public async Task TrainsOneRunPerCoefficientAndKeepsTheBestOnValidation()
+    {
+        string folder = TrainerFixture.TempFolder();
+        var options = TrainerFixture.Options(folder) with { Iterations = 2, ValidationInterval = 1 };
+        var models = new List<Transformer2.Models.Llama.LlamaForCausalLM>();
+        var seen = new HashSet<double>();
+        var result = await KlCoefficientSelection.SelectAsync(o =>
+        {
+            var model = TrainerFixture.Model();
+            models.Add(model);
+            return new ReinforceTrainer(model, new CharTokenizer(TrainerFixture.Alphabet), new PlainTemplate(), TrainerFixture.Task(), o);
+        }, options, [0.0, 0.3], new SynchronousProgress<(double, TrainingProgress)>(p => seen.Add(p.Item1)));
+
+        Assert.That(result.Runs.Select(r => r.Key), Is.EqualTo(new[] { 0.0, 0.3 }));
+        Assert.That(seen, Is.EquivalentTo(new[] { 0.0, 0.3 }));
+        double best = result.Runs.Max(r => r.Value.BestValidationAccuracy!.Value);
+        Assert.That(result.Best.BestValidationAccuracy, Is.EqualTo(best));
+        Assert.That(result.BestCoefficient, Is.EqualTo(result.Runs.First(r => r.Value.BestValidationAccuracy == best).Key), "ties go to the smallest λ");
+        Assert.That(File.Exists(Path.Combine(folder, "kl-0", "expert.safetensors")), Is.True);
+        Assert.That(File.Exists(Path.Combine(folder, "kl-0.3", "expert.safetensors")), Is.True);
+        foreach (var m in models) m.Dispose();
+    }
+
+    [Test]
+    public void SelectionWithoutValidationIsRefused() =>
+        Assert.That(async () => await KlCoefficientSelection.SelectAsync(_ => throw new InvalidOperationException(), TrainerFixture.Options() with { ValidationInterval = 0 }),
+            Throws.ArgumentException.With.Message.Contains("ValidationInterval"));
+
+    sealed class SynchronousProgress<T>(Action<T> action) : IProgress<T>
+    {
+        public void Report(T value) => action(value);
+    }
+}
