@@ -31,6 +31,9 @@ internal static class DemoCommands
                 return 0;
             case "main":
                 return await DemoReport.MainAsync(model, ExpertsFolder(model), cancel.Token);
+            case "evaluate-experts":
+                await DemoReport.EvaluateExpertsAsync(model, Option(args, "--experts") ?? ExpertsFolder(model), cancel.Token);
+                return 0;
             case "chat":
                 return await DemoSamples.ChatAsync(model, ExpertsFolder(model), args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal)
                     ? [args[1]] : ["Ann has 12 pens and gets 5 more. How many pens does Ann have?", "What does this Python code print?\nprint(max(3, 8))"], cancel.Token);
@@ -72,7 +75,9 @@ internal static class DemoCommands
         if (Option(args, "--iterations") is { } iterations) options = options with { Iterations = int.Parse(iterations, CultureInfo.InvariantCulture) };
         if (Option(args, "--lr") is { } lr) options = options with { LearningRate = double.Parse(lr, CultureInfo.InvariantCulture) };
         if (Option(args, "--temperature") is { } t) options = options with { Temperature = double.Parse(t, CultureInfo.InvariantCulture) };
-        if (Option(args, "--experts") is { } target) expertsFolder = target;
+        if (Option(args, "--seed") is { } seed) options = options with { Seed = int.Parse(seed, CultureInfo.InvariantCulture) };
+        string curvesFolder = CurvesFolder(folder);
+        if (Option(args, "--experts") is { } target) curvesFolder = expertsFolder = target;   // a side run keeps its curves beside its experts
         var tasks = suite.Training.Cast<Transformer2.Training.Tasks.ITask>().Append(suite.Classification)
             .Where(t => only is null || only.Split(',').Contains(t.Name));
         foreach (var task in tasks)
@@ -86,7 +91,7 @@ internal static class DemoCommands
             foreach (var file in new[] { "learning_curve.csv", "learning_curve.png" })
             {
                 var source = Path.Combine(Path.GetTempPath(), "t2-demo-" + name, file);
-                if (File.Exists(source)) File.Copy(source, Path.Combine(CurvesFolder(folder), $"{name}-{file}"), overwrite: true);
+                if (File.Exists(source)) File.Copy(source, Path.Combine(curvesFolder, $"{name}-{file}"), overwrite: true);
             }
             progress.Report($"{name}: best validation accuracy {result.BestValidationAccuracy:P1} at iteration {result.BestIteration}");
         }

@@ -189,6 +189,18 @@ internal static class DemoReport
         }
     }
 
+    /// <summary>Held-out accuracy of each family expert in <paramref name="expertsFolder"/> on its own family (Table 1's SVF column).</summary>
+    public static async Task EvaluateExpertsAsync(string modelFolder, string expertsFolder, CancellationToken cancellationToken)
+    {
+        var suite = new DemoSuite();
+        await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite);
+        foreach (var task in suite.Training)
+        {
+            var svf = await DemoPipeline.EvaluateAsync(t2, task, task.GetItems(TaskSplit.Test), "svf", new AnswerOptions { Plan = AdaptationPlan.Single(task.Name) }, cancellationToken);
+            Console.WriteLine($"| {task.Name} | {Pct(svf)} |");
+        }
+    }
+
     static string Pct(EvaluationResult r) => string.Create(CultureInfo.InvariantCulture, $"{100 * r.Accuracy:F1}% ({r.Correct}/{r.Total})");
 
     static string Dispatch(EvaluationResult r) => r.DispatchCorrect is { } d ? string.Create(CultureInfo.InvariantCulture, $"{100.0 * d / r.Total:F0}%") : "–";
