@@ -15,7 +15,8 @@ public sealed class SvfBlendCache : IDisposable
 {
     readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
-    sealed record Entry(Tensor[] Compositions, double[] SingularValueSums, double TotalSingularValues);
+    // Compositions stacked as [K, m·n]: a blend is then one [1, K]·[K, m·n] product, a single pass over the cache.
+    sealed record Entry(Tensor Stacked, long[] Shape, double[] SingularValueSums, double TotalSingularValues);
 
     /// <summary>Precomputes Aₖ and tₖ for every target in <paramref name="basis"/>.</summary>
     /// <param name="layers">The SVF layers by target name (their factors are used).</param>
@@ -46,8 +47,11 @@ public sealed class SvfBlendCache : IDisposable
                     }
                 }
                 double total = layer.S.sum().to_type(ScalarType.Float64).item<double>();
-                _entries[target] = new Entry(compositions, sums, total);
-                CachedBytes += compositions.Sum(c => c.NumberOfElements * c.ElementSize);
+                Tensor stacked;
+                using (no_grad()) stacked = stack(compositions.Select(c => c.flatten()).ToArray()).DetachFromDisposeScope();   // [K, m·n]
+                foreach (var c in compositions) c.Dispose();
+                _entries[target] = new Entry(stacked, layer.weight.shape, sums, total);
+                CachedBytes += stacked.NumberOfElements * stacked.ElementSize;
             }
         }
         catch
@@ -77,9 +81,11 @@ public sealed class SvfBlendCache : IDisposable
             throw new ArgumentException($"Mixing weights make Σ(S⊙z') zero on '{target}'; the normalisation is undefined.", nameof(alphas));
         double c = entry.TotalSingularValues / denominator;
         using var noGrad = no_grad();
-        var result = entry.Compositions[0].mul(alphas[0] * c);
-        for (int k = 1; k < alphas.Length; k++) result.add_(entry.Compositions[k], alphas[k] * c);
-        return result;
+        using var scope = NewDisposeScope();
+        var weights = new float[alphas.Length];
+        for (int k = 0; k < alphas.Length; k++) weights[k] = (float)(alphas[k] * c);
+        var row = tensor(weights, new long[] { 1, alphas.Length }).to(entry.Stacked.dtype, entry.Stacked.device);
+        return row.matmul(entry.Stacked).view(entry.Shape).MoveToOuterDisposeScope();   // [1, K]·[K, m·n] → [m, n]
     }
 
     /// <summary>Blends every target and merges it into its layer (see <see cref="SvfLinear.MergeComposed"/>).</summary>
@@ -97,7 +103,7 @@ public sealed class SvfBlendCache : IDisposable
     {
         foreach (var entry in _entries.Values)
         {
-            foreach (var c in entry.Compositions) c?.Dispose();
+            entry.Stacked.Dispose();
         }
         _entries.Clear();
         CachedBytes = 0;
