@@ -22,19 +22,7 @@ public class LlavaStateDictSnapshotTests
     public void MatchesCommittedSnapshot(LlavaConfig config, string name, int tensorCount, long parameterCount)
     {
         using var model = new LlavaForConditionalGeneration(config, ScalarType.BFloat16, Meta);
-        var shapes = model.StateDictShapes();
-        Assert.That(shapes, Has.Count.EqualTo(tensorCount));
-        Assert.That(shapes.Sum(s => s.Shape.Aggregate(1L, (a, b) => a * b)), Is.EqualTo(parameterCount));
-
-        string actual = string.Join("\n", shapes.Select(s => $"{s.Key} [{string.Join(", ", s.Shape)}]")) + "\n";
-        string path = Path.Combine(TestContext.CurrentContext.TestDirectory, "Models", "Snapshots", name + ".txt");
-        if (!File.Exists(path))
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.WriteAllText(path + ".received", actual);
-            Assert.Fail($"Snapshot {path} is missing; the actual keys were written next to it as .received.");
-        }
-        Assert.That(actual, Is.EqualTo(File.ReadAllText(path).ReplaceLineEndings("\n")));
+        StateDictSnapshot.AssertMatches(model.StateDictShapes(), name, tensorCount, parameterCount);
     }
 
     [Test]
