@@ -50,23 +50,8 @@ public static class LlavaPresets
     public static LlavaConfig Llama3LlavaNext8B => new()
     {
         ModelType = LlavaConfig.LlavaNextModelType,
-        TextConfig = new LlamaConfig
-        {
-            ModelType = LlamaConfig.LlamaModelType,
-            HiddenSize = 4096,
-            IntermediateSize = 14336,
-            NumHiddenLayers = 32,
-            NumAttentionHeads = 32,
-            NumKeyValueHeads = 8,
-            HeadDim = 128,
-            RmsNormEps = 1e-5,
-            RopeTheta = 500000,
-            MaxPositionEmbeddings = 8192,
-            VocabSize = 128320,
-            BosTokenId = 128000,
-            EosTokenIds = [128009],
-            TorchDtype = "bfloat16",
-        },
+        // Llama-3-8B-Instruct with 64 extra embedding rows for the image and padding tokens.
+        TextConfig = LlamaPresets.Llama3_8BInstruct with { VocabSize = 128320 },
         VisionConfig = ClipVitLarge336,
         ImageTokenIndex = 128256,
         ImageGridPinpoints = LlavaConfig.DefaultPinpoints,
