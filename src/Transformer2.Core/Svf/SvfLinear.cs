@@ -31,7 +31,7 @@ public sealed class SvfLinear : nn.Module<Tensor, Tensor>
     Tensor svf_s;   // S [k], fp32 (fp64 for fp64 weights)
     Tensor svf_v;   // V [in, k], weight dtype
 #pragma warning restore IDE1006
-    Tensor? _original;    // saved base weight while merged
+    readonly WeightBackup _original = new();   // the base weight while merged
 
     /// <summary>Creates the layer from a weight, an optional bias and the weight's reduced SVD (V, not Vᵀ).</summary>
     /// <param name="targetName">The weight's full name, e.g. <c>model.layers.0.mlp.up_proj.weight</c>; the key in <see cref="SvfContext"/> maps.</param>
@@ -90,7 +90,7 @@ public sealed class SvfLinear : nn.Module<Tensor, Tensor>
     public SvfPath Path { get; set; } = SvfPath.Factored;
 
     /// <summary>True between <see cref="Merge"/> and <see cref="Unmerge"/>.</summary>
-    public bool IsMerged => _original is not null;
+    public bool IsMerged => _original.HasCopy;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
@@ -148,18 +148,12 @@ public sealed class SvfLinear : nn.Module<Tensor, Tensor>
         if (!adapted.shape.SequenceEqual(weight.shape))
             throw new ArgumentException($"{TargetName}: composed weight [{string.Join(", ", adapted.shape)}] does not match [{string.Join(", ", weight.shape)}].", nameof(adapted));
         using var noGrad = no_grad();
-        _original ??= weight.detach().clone().DetachFromDisposeScope();
+        _original.SaveOnce(weight);
         weight.copy_(adapted);
     }
 
     /// <summary>Restores the base weight bit for bit. A no-op when not merged.</summary>
-    public void Unmerge()
-    {
-        if (_original is null) return;
-        using (no_grad()) weight.copy_(_original);
-        _original.Dispose();
-        _original = null;
-    }
+    public void Unmerge() => _original.Restore(weight);
 
     /// <inheritdoc />
     protected override void _toEpilog(ScalarType? scalarType, Device? device, bool non_blocking)
@@ -169,12 +163,7 @@ public sealed class SvfLinear : nn.Module<Tensor, Tensor>
         svf_u = Follow(nameof(svf_u), weight.dtype);
         svf_v = Follow(nameof(svf_v), weight.dtype);
         svf_s = Follow(nameof(svf_s), SingularValueType(weight.dtype));
-        if (_original is not null)
-        {
-            var moved = _original.to(weight.dtype, weight.device).DetachFromDisposeScope();
-            if (!ReferenceEquals(moved, _original)) _original.Dispose();
-            _original = moved;
-        }
+        _original.Follow(weight);
     }
 
     Tensor Follow(string name, ScalarType type)
@@ -196,7 +185,7 @@ public sealed class SvfLinear : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _original?.Dispose();
+        if (disposing) _original.Dispose();
         base.Dispose(disposing);
     }
 }

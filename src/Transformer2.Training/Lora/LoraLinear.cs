@@ -1,3 +1,4 @@
+using Transformer2.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,7 +30,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     /// <summary>The up projection B: a bias-free linear with weight [out, r].</summary>
     public Linear lora_B;
 #pragma warning restore IDE1006
-    Tensor? _original;    // saved base weight while merged
+    readonly WeightBackup _original = new();   // the base weight while merged
 
     /// <summary>Wraps a base weight and optional bias; A is drawn from <paramref name="generator"/> (or the global generator).</summary>
     /// <param name="modulePath">The replaced module's path, e.g. <c>model.layers.0.self_attn.q_proj</c>.</param>
@@ -104,7 +105,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public bool Enabled { get; set; } = true;
 
     /// <summary>True between <see cref="Merge"/> and <see cref="Unmerge"/>: the update is in <c>weight</c> and the LoRA path is skipped.</summary>
-    public bool IsMerged => _original is not null;
+    public bool IsMerged => _original.HasCopy;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
@@ -135,30 +136,19 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         if (IsMerged) return;
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        _original = weight.detach().clone().DetachFromDisposeScope();
+        _original.SaveOnce(weight);
         var merged = weight.to_type(A.dtype) + DeltaWeight();
         weight.copy_(merged);
     }
 
     /// <summary>Restores the base weight bit for bit. A no-op when not merged.</summary>
-    public void Unmerge()
-    {
-        if (_original is null) return;
-        using (no_grad()) weight.copy_(_original);
-        _original.Dispose();
-        _original = null;
-    }
+    public void Unmerge() => _original.Restore(weight);
 
     /// <inheritdoc />
     protected override void _toEpilog(ScalarType? scalarType, Device? device, bool non_blocking)
     {
         base._toEpilog(scalarType, device, non_blocking);
-        if (_original is not null)
-        {
-            var moved = _original.to(weight.dtype, weight.device).DetachFromDisposeScope();
-            if (!ReferenceEquals(moved, _original)) _original.Dispose();
-            _original = moved;
-        }
+        _original.Follow(weight);
     }
 
     /// <summary>fp32 adapters for half-precision bases (PEFT's default), the base's dtype otherwise.</summary>
@@ -168,7 +158,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _original?.Dispose();
+        if (disposing) _original.Dispose();
         base.Dispose(disposing);
     }
 }
