@@ -6,7 +6,7 @@ namespace Transformer2.Models.Chat;
 /// <remarks>
 /// <see cref="Images"/> are for vision-language models (LLaVA): each takes the place of one <c>&lt;image&gt;</c> in
 /// <see cref="Content"/>, in order; when the text holds no placeholder, one per image is put in front of it, each on its own
-/// line (where LLaVA's processors put images). Templates render only the text.
+/// line (the layout of <c>VqaTask</c>'s prompt). Templates render only the text.
 /// </remarks>
 public sealed record ChatMessage(string Role, string Content)
 {
