@@ -40,13 +40,20 @@ public static class DemoPipeline
     }
 
     /// <summary>Answers <paramref name="items"/> of <paramref name="task"/> one by one and scores them exactly.</summary>
+    /// <param name="t2">The pipeline.</param>
+    /// <param name="task">The family.</param>
+    /// <param name="items">Its items to answer.</param>
+    /// <param name="setting">The setting's name, carried into the result.</param>
+    /// <param name="options">Per-answer options (plan, task key), or null for the pipeline's dispatch.</param>
+    /// <param name="cancellationToken">Stops between items.</param>
+    /// <param name="answered">How many items are answered so far, after each one.</param>
     public static async Task<EvaluationResult> EvaluateAsync(TransformerSquared t2, FamilyTask task, IReadOnlyList<TaskItem> items, string setting,
-        AnswerOptions? options = null, CancellationToken cancellationToken = default)
+        AnswerOptions? options = null, CancellationToken cancellationToken = default, IProgress<int>? answered = null)
     {
         ArgumentNullException.ThrowIfNull(t2);
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(items);
-        int correct = 0, dispatched = 0;
+        int correct = 0, dispatched = 0, done = 0;
         bool labelled = false;
         TimeSpan first = TimeSpan.Zero, second = TimeSpan.Zero;
         foreach (var item in items)
@@ -60,6 +67,7 @@ public static class DemoPipeline
             }
             first += result.FirstPass;
             second += result.SecondPass;
+            answered?.Report(++done);
         }
         int n = Math.Max(1, items.Count);
         return new EvaluationResult(task.Name, setting, correct, items.Count, first / n, second / n, labelled ? dispatched : null);

@@ -27,8 +27,15 @@ public static class DemoStages
     /// Learns a tokenizer on the pre-training mixture, trains a LLaMA of <paramref name="shape"/> from scratch by next-token
     /// prediction on it, and saves both as a Hugging Face folder (config.json, model.safetensors, tokenizer files).
     /// </summary>
+    /// <param name="folder">Where the model folder is written.</param>
+    /// <param name="suite">The data.</param>
+    /// <param name="shape">The model's size.</param>
+    /// <param name="options">Next-token settings; their seed draws the initial weights and the batch order.</param>
+    /// <param name="progress">Milestones as text lines.</param>
+    /// <param name="steps">Every optimizer step (for a progress bar).</param>
+    /// <param name="cancellationToken">Stops training between steps.</param>
     public static async Task<NextTokenResult> TrainBaseAsync(string folder, DemoSuite suite, BaseModelShape shape, NextTokenOptions options,
-        IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<string>? progress = null, CancellationToken cancellationToken = default, IProgress<NextTokenProgress>? steps = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentNullException.ThrowIfNull(suite);
@@ -48,9 +55,11 @@ public static class DemoStages
         model.train();
         using var trainer = new NextTokenTrainer(model, model.parameters(), tokenizer, Template, mixture, options);
         var clock = Stopwatch.StartNew();
-        var result = await trainer.TrainAsync(new Progress<NextTokenProgress>(p =>
+        var result = await trainer.TrainAsync(new StepProgress<NextTokenProgress>(p =>
         {
-            if (p.Step % 10 == 0 || p.Step == p.Steps || p.ValidationLoss is not null)
+            steps?.Report(p);
+            // Per-step lines only when nobody draws a bar from the steps themselves.
+            if (steps is null && (p.Step % 10 == 0 || p.Step == p.Steps || p.ValidationLoss is not null))
                 progress?.Report($"step {p.Step}/{p.Steps} loss {p.Loss:F3}" + (p.ValidationLoss is { } v ? $" valid {v:F3}" : "") + $" ({clock.Elapsed:mm\\:ss})");
         }), cancellationToken).ConfigureAwait(false);
         model.eval();
@@ -63,7 +72,7 @@ public static class DemoStages
     /// <paramref name="task"/>'s reference solutions, and returns the model with the adapters merged into its weights.
     /// </summary>
     public static async Task<(LlamaForCausalLM Model, ITextTokenizer Tokenizer, long TrainableParameters)> TrainLoraAsync(string folder, ITask task,
-        Training.Lora.LoraConfig lora, NextTokenOptions options, CancellationToken cancellationToken = default)
+        Training.Lora.LoraConfig lora, NextTokenOptions options, CancellationToken cancellationToken = default, IProgress<NextTokenProgress>? steps = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var model = LlamaForCausalLM.FromPretrained(folder);
@@ -74,7 +83,7 @@ public static class DemoStages
             var parameters = Training.Lora.LoraInjector.Parameters(model).Select(p => p.Value).ToList();
             long count = parameters.Sum(p => p.numel());
             using (var trainer = new NextTokenTrainer(model, parameters, tokenizer, Template, task, options))
-                await trainer.TrainAsync(null, cancellationToken).ConfigureAwait(false);
+                await trainer.TrainAsync(steps, cancellationToken).ConfigureAwait(false);
             Training.Lora.LoraInjector.MergeAndRemove(model);
             model.eval();
             return (model, tokenizer, count);
@@ -106,7 +115,8 @@ public static class DemoStages
     /// the learning curve (CSV, PNG) stays in <paramref name="workFolder"/>.
     /// </summary>
     public static async Task<TrainingResult> TrainExpertAsync(LlamaForCausalLM model, ITextTokenizer tokenizer, ITask task, string name,
-        string expertsFolder, string workFolder, ReinforceOptions options, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+        string expertsFolder, string workFolder, ReinforceOptions options, IProgress<string>? progress = null, CancellationToken cancellationToken = default,
+        IProgress<TrainingProgress>? iterations = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         // A stale state.safetensors would make the trainer resume instead of starting afresh.
@@ -114,12 +124,117 @@ public static class DemoStages
         Directory.CreateDirectory(expertsFolder);
         using var trainer = new ReinforceTrainer(model, tokenizer, Template, task, options with { OutputFolder = workFolder, ExpertName = name });
         var clock = Stopwatch.StartNew();
-        var result = await trainer.TrainAsync(new Progress<TrainingProgress>(p =>
-            progress?.Report($"{name} it {p.Iteration} reward {p.RewardMean:F2}" + (p.ValidationAccuracy is { } v ? $" valid acc {v:P0}" : "") + $" ({clock.Elapsed:mm\\:ss})")),
-            cancellationToken).ConfigureAwait(false);
+        var result = await trainer.TrainAsync(new StepProgress<TrainingProgress>(p =>
+        {
+            iterations?.Report(p);
+            if (iterations is null) progress?.Report($"{name} it {p.Iteration} reward {p.RewardMean:F2}" + (p.ValidationAccuracy is { } v ? $" valid acc {v:P0}" : "") + $" ({clock.Elapsed:mm\\:ss})");
+        }), cancellationToken).ConfigureAwait(false);
         var saved = Path.Combine(workFolder, "expert.safetensors");
         if (!File.Exists(saved)) throw new InvalidOperationException($"Training '{name}' saved no expert in {workFolder}: enable validation so the best expert is kept.");
         File.Copy(saved, Path.Combine(expertsFolder, name + ".safetensors"), overwrite: true);
         return result;
+    }
+
+    /// <summary>
+    /// The paper's "SVF, next-token prediction" ablation (Table 4): a fresh SVF policy on <paramref name="model"/>'s SVF layers,
+    /// trained by next-token prediction on <paramref name="task"/>'s reference answers instead of by REINFORCE, and written as
+    /// <c>&lt;expertsFolder&gt;/&lt;name&gt;.safetensors</c>. The vectors start from the same distribution as a REINFORCE expert's.
+    /// </summary>
+    /// <param name="model">A model with SVF layers (see <see cref="LoadWithSvf"/>).</param>
+    /// <param name="tokenizer">Its tokenizer.</param>
+    /// <param name="task">Items with reference answers.</param>
+    /// <param name="name">The expert's name.</param>
+    /// <param name="expertsFolder">Where the expert is written.</param>
+    /// <param name="expert">The REINFORCE settings this ablation mirrors (parameterisation, base model identity).</param>
+    /// <param name="options">Next-token settings (budget, learning rate, seed).</param>
+    /// <param name="steps">Every optimizer step.</param>
+    /// <param name="cancellationToken">Stops training between steps.</param>
+    public static async Task<NextTokenResult> TrainSvfNextTokenAsync(LlamaForCausalLM model, ITextTokenizer tokenizer, ITask task, string name,
+        string expertsFolder, ReinforceOptions expert, NextTokenOptions options, IProgress<NextTokenProgress>? steps = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(expert);
+        ArgumentNullException.ThrowIfNull(options);
+        var layers = SvfInjector.Find(model);
+        if (layers.Count == 0) throw new ArgumentException("The model has no SVF layers: load it with LoadWithSvf.", nameof(model));
+        using var policy = new SvfPolicy(layers.Select(l => new KeyValuePair<string, long>(l.Key, l.Value.Rank)), expert.Parameterization, options.Seed);
+        NextTokenResult result;
+        using (var trainer = new NextTokenTrainer(model, policy, tokenizer, Template, task, options))
+            result = await trainer.TrainAsync(steps, cancellationToken).ConfigureAwait(false);
+        var vectors = policy.Snapshot();
+        try
+        {
+            var metadata = new Core.Experts.ExpertMetadata
+            {
+                Name = name,
+                BaseModelIdentity = expert.BaseModelIdentity,
+                Targets = vectors.Select(v => v.Key).ToList(),
+                Parameterization = policy.Parameterization,
+                Provenance = new Dictionary<string, string>
+                {
+                    ["trainer"] = "next-token",
+                    ["task"] = task.Name,
+                    ["step"] = result.BestStep.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["seed"] = options.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["learning_rate"] = options.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+                },
+            };
+            Directory.CreateDirectory(expertsFolder);
+            using var saved = new Core.Experts.Expert(metadata, vectors);
+            Core.Experts.ExpertFile.Save(saved, Path.Combine(expertsFolder, name + ".safetensors"));
+        }
+        finally
+        {
+            foreach (var (_, vector) in vectors) vector.Dispose();
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// LoRA trained by policy gradient (the paper's Table 4 row 5 and Fig. 9): loads <paramref name="folder"/>, injects LoRA adapters,
+    /// trains them by the same REINFORCE as the SVF experts, and returns the model with the best-on-validation adapters merged.
+    /// </summary>
+    /// <param name="folder">The base model folder.</param>
+    /// <param name="task">The task: items, prompts and reward.</param>
+    /// <param name="lora">Adapter shape.</param>
+    /// <param name="options">REINFORCE settings (budget, learning rate, seed); validation must be on for the best adapters to be kept.</param>
+    /// <param name="iterations">Every iteration.</param>
+    /// <param name="cancellationToken">Stops training between iterations.</param>
+    public static async Task<(LlamaForCausalLM Model, ITextTokenizer Tokenizer, long TrainableParameters)> TrainLoraReinforceAsync(string folder, ITask task,
+        Training.Lora.LoraConfig lora, ReinforceOptions options, IProgress<TrainingProgress>? iterations = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var model = LlamaForCausalLM.FromPretrained(folder);
+        try
+        {
+            var tokenizer = TokenizerLoader.FromPretrained(folder);
+            Training.Lora.LoraInjector.Inject(model, lora, options.Seed);
+            // Eval mode: no dropout, so the rollouts' log-probabilities are the ones the gradient is taken of.
+            model.eval();
+            long count;
+            using (var policy = new Training.Lora.LoraPolicy(model, lora))
+            {
+                count = policy.ParameterCount;
+                using var trainer = new ReinforceTrainer(model, policy, tokenizer, Template, task, options with { OutputFolder = null });
+                var result = await trainer.TrainAsync(iterations, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    policy.Load(result.BestVectors.ToDictionary(v => v.Key, v => v.Value));
+                }
+                finally
+                {
+                    foreach (var (_, tensor) in result.BestVectors) tensor.Dispose();
+                }
+            }
+            Training.Lora.LoraInjector.MergeAndRemove(model);
+            model.eval();
+            return (model, tokenizer, count);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 }

@@ -15,24 +15,24 @@ internal static class DemoCommands
     {
         string command = args.Length > 0 ? args[0] : "main";
         string model = Option(args, "--model") ?? FindBundledModel();
-        var progress = new Progress<string>(line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
         switch (command)
         {
             case "train-base":
-                await TrainBaseAsync(model, progress, cancel.Token);
+                // --out writes a side model (e.g. another base seed) without touching the bundled one.
+                await DemoConsole.RunAsync(console => TrainBaseAsync(Option(args, "--out") ?? model, OptionalInt(args, "--seed"), console, cancel.Token));
                 return 0;
             case "train-experts":
-                await TrainExpertsAsync(model, args, progress, cancel.Token);
+                await DemoConsole.RunAsync(console => TrainExpertsAsync(model, args, console, cancel.Token));
                 return 0;
             case "evaluate":
-                await DemoReport.EvaluateAsync(model, ExpertsFolder(model), Option(args, "--out"), progress, cancel.Token);
+                await DemoConsole.RunAsync(console => DemoReport.EvaluateAsync(model, ExpertsFolder(model), Option(args, "--out"), console, cancel.Token));
                 return 0;
             case "main":
                 return await DemoReport.MainAsync(model, ExpertsFolder(model), cancel.Token);
             case "evaluate-experts":
-                await DemoReport.EvaluateExpertsAsync(model, Option(args, "--experts") ?? ExpertsFolder(model), cancel.Token);
+                await DemoConsole.RunAsync(console => DemoReport.EvaluateExpertsAsync(model, Option(args, "--experts") ?? ExpertsFolder(model), console, cancel.Token));
                 return 0;
             case "chat":
                 return await DemoSamples.ChatAsync(model, ExpertsFolder(model), args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal)
@@ -40,12 +40,14 @@ internal static class DemoCommands
             case "custom-task":
                 return await DemoSamples.CustomTaskAsync(model, cancel.Token);
             default:
-                Console.Error.WriteLine($"Unknown command '{command}'. Use: main | train-base | train-experts | evaluate | chat [QUESTION] | custom-task  [--model FOLDER]");
+                Console.Error.WriteLine($"Unknown command '{command}'. Use: main | train-base [--seed N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
+                    "evaluate [--out FILE] | evaluate-experts [--experts FOLDER] | chat [QUESTION] | custom-task  [--model FOLDER]");
                 return 2;
         }
     }
 
-    static async Task TrainBaseAsync(string folder, IProgress<string> progress, CancellationToken cancellationToken)
+    /// <summary>Trains the base model; <paramref name="seed"/> changes only its initialisation and batch order, never the data.</summary>
+    static async Task TrainBaseAsync(string folder, int? seed, DemoConsole console, CancellationToken cancellationToken)
     {
         var suite = new DemoSuite();
         var options = new NextTokenOptions
@@ -58,13 +60,24 @@ internal static class DemoCommands
             Schedule = LearningRateSchedule.Cosine,
             MaxGradNorm = 1.0,
             ValidationInterval = 50,
-            Seed = suite.Seed,
+            Seed = seed ?? suite.Seed,
         };
-        var result = await DemoStages.TrainBaseAsync(folder, suite, BaseModelShape.Full, options, progress, cancellationToken);
-        progress.Report($"saved {folder} (best validation loss {result.BestValidationLoss:F3} at step {result.BestStep})");
+        console.Line($"training the base model (seed {options.Seed}) into {folder}");
+        DemoBar? bar = null;
+        double? valid = null;
+        var result = await DemoStages.TrainBaseAsync(folder, suite, BaseModelShape.Full, options, console.Lines, cancellationToken,
+            new StepProgress<NextTokenProgress>(p =>
+            {
+                bar ??= console.Bar("base model", p.Steps);
+                valid = p.ValidationLoss ?? valid;
+                bar.Report(p.Step, string.Create(CultureInfo.InvariantCulture, $"loss {p.Loss:F3}") +
+                    (valid is { } v ? string.Create(CultureInfo.InvariantCulture, $", valid {v:F3}") : ""), milestone: p.ValidationLoss is not null);
+            }));
+        bar?.Finish(string.Create(CultureInfo.InvariantCulture, $"best validation loss {result.BestValidationLoss:F3} at step {result.BestStep}"));
+        console.Line($"saved {folder}");
     }
 
-    static async Task TrainExpertsAsync(string folder, string[] args, IProgress<string> progress, CancellationToken cancellationToken)
+    static async Task TrainExpertsAsync(string folder, string[] args, DemoConsole console, CancellationToken cancellationToken)
     {
         string? only = Option(args, "--only");
         string expertsFolder = ExpertsFolder(folder);
@@ -76,8 +89,10 @@ internal static class DemoCommands
         if (Option(args, "--lr") is { } lr) options = options with { LearningRate = double.Parse(lr, CultureInfo.InvariantCulture) };
         if (Option(args, "--temperature") is { } t) options = options with { Temperature = double.Parse(t, CultureInfo.InvariantCulture) };
         if (Option(args, "--seed") is { } seed) options = options with { Seed = int.Parse(seed, CultureInfo.InvariantCulture) };
-        string curvesFolder = CurvesFolder(folder);
-        if (Option(args, "--experts") is { } target) curvesFolder = expertsFolder = target;   // a side run keeps its curves beside its experts
+        // Only the bundled model's curves belong in docs/; a side run (another seed, another model) keeps them beside its experts.
+        if (Option(args, "--experts") is { } target) expertsFolder = target;
+        string curvesFolder = IsBundled(folder) && Option(args, "--experts") is null ? CurvesFolder() : expertsFolder;
+        Directory.CreateDirectory(curvesFolder);
         var tasks = suite.Training.Cast<Transformer2.Training.Tasks.ITask>().Append(suite.Classification)
             .Where(t => only is null || only.Split(',').Contains(t.Name));
         foreach (var task in tasks)
@@ -87,14 +102,44 @@ internal static class DemoCommands
             // Classification prompts are ~10× longer than the families' (the authors' system prompt), so fewer iterations.
             var taskOptions = classification ? options with { Iterations = Math.Min(options.Iterations, ClassificationIterations) } : options;
             var result = await DemoStages.TrainExpertAsync(model, tokenizer, task, name, expertsFolder,
-                Path.Combine(Path.GetTempPath(), "t2-demo-" + name), taskOptions, progress, cancellationToken);
+                Path.Combine(Path.GetTempPath(), "t2-demo-" + name), taskOptions, console.Lines, cancellationToken, IterationBar(console, $"SVF expert {name}", taskOptions.Iterations));
             foreach (var file in new[] { "learning_curve.csv", "learning_curve.png" })
             {
                 var source = Path.Combine(Path.GetTempPath(), "t2-demo-" + name, file);
                 if (File.Exists(source)) File.Copy(source, Path.Combine(curvesFolder, $"{name}-{file}"), overwrite: true);
             }
-            progress.Report($"{name}: best validation accuracy {result.BestValidationAccuracy:P1} at iteration {result.BestIteration}");
+            console.Line($"{name}: best validation accuracy {result.BestValidationAccuracy:P1} at iteration {result.BestIteration}");
         }
+    }
+
+    /// <summary>A bar over REINFORCE iterations whose status is the batch reward and the latest validation accuracy.</summary>
+    internal static IProgress<TrainingProgress> IterationBar(DemoConsole console, string description, int iterations, bool tenths = true)
+    {
+        var bar = console.Bar(description, iterations, tenths);
+        double? valid = null;
+        return new StepProgress<TrainingProgress>(p =>
+        {
+            valid = p.ValidationAccuracy ?? valid;
+            string status = string.Create(CultureInfo.InvariantCulture, $"reward {p.RewardMean:F2}") +
+                (valid is { } v ? string.Create(CultureInfo.InvariantCulture, $", valid acc {100 * v:F0}%") : "");
+            if (p.Iteration >= p.Iterations) bar.Finish(status);
+            else bar.Report(p.Iteration, status, milestone: p.ValidationAccuracy is not null);
+        });
+    }
+
+    /// <summary>A bar over next-token steps whose status is the batch loss and the latest validation loss.</summary>
+    internal static IProgress<NextTokenProgress> StepBar(DemoConsole console, string description, int steps, bool tenths = true)
+    {
+        var bar = console.Bar(description, steps, tenths);
+        double? valid = null;
+        return new StepProgress<NextTokenProgress>(p =>
+        {
+            valid = p.ValidationLoss ?? valid;
+            string status = string.Create(CultureInfo.InvariantCulture, $"loss {p.Loss:F3}") +
+                (valid is { } v ? string.Create(CultureInfo.InvariantCulture, $", valid {v:F3}") : "");
+            if (p.Step >= p.Steps) bar.Finish(status);
+            else bar.Report(p.Step, status, milestone: p.ValidationLoss is not null && p.Step == 0);
+        });
     }
 
     /// <summary>REINFORCE iterations of the classification expert.</summary>
@@ -118,12 +163,13 @@ internal static class DemoCommands
 
     static string ExpertsFolder(string model) => Path.Combine(model, "experts");
 
-    static string CurvesFolder(string model)
-    {
-        var folder = Path.Combine(Path.GetDirectoryName(FindBundledModel())!, "..", "..", "docs", "curves");
-        Directory.CreateDirectory(folder);
-        return folder;
-    }
+    static string CurvesFolder() => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(FindBundledModel())!, "..", "..", "docs", "curves"));
+
+    static bool IsBundled(string model) =>
+        string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model)), Path.TrimEndingDirectorySeparator(FindBundledModel()), StringComparison.Ordinal);
+
+    static int? OptionalInt(string[] args, string name) =>
+        Option(args, name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : null;
 
     static string? Option(string[] args, string name)
     {

@@ -6,6 +6,7 @@ using Transformer2.Core.Svd;
 using Transformer2.Demo.Tasks;
 using Transformer2.Training.Lora;
 using Transformer2.Training.NextToken;
+using Transformer2.Training.Reinforce;
 using Transformer2.Training.Tasks;
 
 namespace Transformer2.Demo;
@@ -57,59 +58,62 @@ internal static class DemoReport
         return 0;
     }
 
-    public static async Task EvaluateAsync(string modelFolder, string expertsFolder, string? output, IProgress<string> progress, CancellationToken cancellationToken)
+    public static async Task EvaluateAsync(string modelFolder, string expertsFolder, string? output, DemoConsole console, CancellationToken cancellationToken)
     {
         var suite = new DemoSuite();
         var report = new StringBuilder();
-        void Line(string text = "") { report.AppendLine(text); Console.WriteLine(text); }
+        void Line(string text = "") { report.AppendLine(text); console.Text(text); }
+        string identity = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)));
+        var budget = DemoCommands.ExpertOptions(suite, identity);
 
         var lora = new LoraConfig { Rank = 4, Alpha = 8, Dropout = 0.05, TargetModules = LoraConfig.MlpAndAttentionTargets };
-        var table1 = new List<string>();
+        var rows = suite.Training.ToDictionary(t => t.Name, _ => new Dictionary<string, EvaluationResult>());
         long svfParameters;
         await using (var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite))
         {
             svfParameters = t2.Backbone.TargetLengths.Values.Sum();
             foreach (var task in suite.Training)
             {
-                var items = task.GetItems(TaskSplit.Test);
-                var plain = await DemoPipeline.EvaluateAsync(t2, task, items, "base", new AnswerOptions { Plan = AdaptationPlan.Base }, cancellationToken);
-                var svf = await DemoPipeline.EvaluateAsync(t2, task, items, "svf", new AnswerOptions { Plan = AdaptationPlan.Single(task.Name) }, cancellationToken);
-                table1.Add($"| {task.Name} | {Pct(plain)} | {{0}} | {Pct(svf)} |");
-                progress.Report($"table 1: {task.Name} base {plain.Accuracy:P0}, SVF {svf.Accuracy:P0}");
+                rows[task.Name]["base"] = await EvaluateAsync(console, t2, task, "base", new AnswerOptions { Plan = AdaptationPlan.Base }, cancellationToken);
+                rows[task.Name]["svf"] = await EvaluateAsync(console, t2, task, "SVF (RL)", new AnswerOptions { Plan = AdaptationPlan.Single(task.Name) }, cancellationToken);
             }
         }
         long loraParameters = 0;
-        for (int i = 0; i < suite.Training.Count; i++)
+        foreach (var task in suite.Training)
         {
-            var task = suite.Training[i];
             // The same example budget as the SVF expert: iterations × batch size of REINFORCE.
-            var budget = DemoCommands.ExpertOptions(suite, "");
             var sft = new NextTokenOptions
             {
-                BatchSize = budget.BatchSize, MicroBatchSize = 16, Epochs = 2, MaxSteps = budget.Iterations, LearningRate = 2e-3,
+                BatchSize = budget.BatchSize, MicroBatchSize = 16, Epochs = 2, MaxSteps = budget.Iterations, LearningRate = LoraLearningRate,
                 ValidationInterval = 8, Seed = suite.Seed,
             };
-            var (model, tokenizer, count) = await DemoStages.TrainLoraAsync(modelFolder, task, lora, sft, cancellationToken);
+            var (model, tokenizer, count) = await DemoStages.TrainLoraAsync(modelFolder, task, lora, sft, cancellationToken,
+                DemoCommands.StepBar(console, $"LoRA (SFT) {task.Name}", budget.Iterations, tenths: false));
             loraParameters = count;
             using (model)
-            {
-                await using var t2 = new TransformerSquaredBuilder().UseModel(model, tokenizer).ConfigureGeneration(g => g with { MaxNewTokens = DemoPipeline.MaxAnswerTokens }).Build();
-                var result = await DemoPipeline.EvaluateAsync(t2, task, task.GetItems(TaskSplit.Test), "lora", new AnswerOptions { Plan = AdaptationPlan.Base }, cancellationToken);
-                table1[i] = string.Format(CultureInfo.InvariantCulture, table1[i], Pct(result));
-                progress.Report($"table 1: {task.Name} LoRA {result.Accuracy:P0}");
-            }
+                rows[task.Name]["lora"] = await EvaluateMergedAsync(console, model, tokenizer, task, "LoRA (SFT)", cancellationToken);
+
+            // LoRA by the same policy gradient as SVF (the paper's Table 4 row 5): same budget, LoRA's learning rate.
+            var rl = budget with { LearningRate = LoraLearningRate };
+            (model, tokenizer, _) = await DemoStages.TrainLoraReinforceAsync(modelFolder, task, lora, rl,
+                DemoCommands.IterationBar(console, $"LoRA (RL) {task.Name}", rl.Iterations, tenths: false), cancellationToken);
+            using (model)
+                rows[task.Name]["lora-rl"] = await EvaluateMergedAsync(console, model, tokenizer, task, "LoRA (RL)", cancellationToken);
         }
-        Line($"Table 1: training families, {suite.Scale.Test} held-out items each; trainable parameters: LoRA {loraParameters:N0} (rank {lora.Rank}, q/v/MLP), SVF {svfParameters:N0} (MLP)");
+        Line($"Table 1: training families, {suite.Scale.Test} held-out items each; trainable parameters: LoRA {loraParameters:N0} (rank {lora.Rank}, q/v/MLP), SVF {svfParameters:N0} (MLP); " +
+            $"budget {budget.Iterations} × {budget.BatchSize} examples each");
         Line();
-        Line("| family | base | LoRA (SFT) | SVF (RL) |");
-        Line("|---|---|---|---|");
-        foreach (var row in table1) Line(row);
+        Line("| family | base | LoRA (SFT) | LoRA (RL) | SVF (RL) |");
+        Line("|---|---|---|---|---|");
+        foreach (var task in suite.Training)
+            Line($"| {task.Name} | {Pct(rows[task.Name]["base"])} | {Pct(rows[task.Name]["lora"])} | {Pct(rows[task.Name]["lora-rl"])} | {Pct(rows[task.Name]["svf"])} |");
         Line();
 
         var columns = new List<(string Name, Dictionary<string, EvaluationResult> Results)>();
         foreach (var mode in new[] { DispatchMode.Fixed, DispatchMode.Prompt, DispatchMode.ClassificationExpert, DispatchMode.FewShot })
         {
             await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, mode, suite);
+            string name = mode switch { DispatchMode.Fixed => "base", DispatchMode.Prompt => "T² prompt", DispatchMode.ClassificationExpert => "T² cls-expert", _ => "T² few-shot" };
             var results = new Dictionary<string, EvaluationResult>();
             foreach (var task in suite.Unseen)
             {
@@ -117,7 +121,7 @@ internal static class DemoReport
                 {
                     var took = await DemoPipeline.TimeAsync(() => t2.AdaptToTaskAsync(task.Name, null, cancellationToken));
                     var plan = ((Transformer2.Adaptation.Dispatch.FewShotStrategy)t2.Strategy).AdaptedPlan(task.Name);
-                    progress.Report($"few-shot CEM for {task.Name}: {took.TotalSeconds:F0} s, weights {Weights(plan)}");
+                    console.Line($"few-shot CEM for {task.Name}: {took.TotalSeconds:F0} s, weights {Weights(plan)}");
                 }
                 var options = mode switch
                 {
@@ -125,10 +129,9 @@ internal static class DemoReport
                     DispatchMode.FewShot => new AnswerOptions { TaskKey = task.Name },
                     _ => null,
                 };
-                results[task.Name] = await DemoPipeline.EvaluateAsync(t2, task, task.GetItems(TaskSplit.Test), mode.ToString(), options, cancellationToken);
+                results[task.Name] = await EvaluateAsync(console, t2, task, name, options, cancellationToken);
             }
-            columns.Add((mode switch { DispatchMode.Fixed => "base", DispatchMode.Prompt => "T² prompt", DispatchMode.ClassificationExpert => "T² cls-expert", _ => "T² few-shot" }, results));
-            progress.Report($"table 2: {mode} done");
+            columns.Add((name, results));
         }
         Line($"Table 2: unseen families, {suite.Scale.Test} held-out items each");
         Line();
@@ -156,49 +159,110 @@ internal static class DemoReport
             }
         Line();
 
-        // Table 4: where SVF goes. One arith expert per target set, same budget, evaluated on arith's held-out items.
-        Line("Table 4: SVF targets (arith expert, same REINFORCE budget)");
-        Line();
-        Line("| targets | SVF parameters | arith accuracy |");
-        Line("|---|---|---|");
+        // Table 4: one arith expert per target set and objective, same budget, evaluated on arith's held-out items.
         var arith = suite.Training[0];
-        foreach (var (label, targets) in new[] { ("MLP", TargetSelector.Mlp), ("attention", TargetSelector.Attention), ("MLP + attention", TargetSelector.MlpAndAttention) })
+        var table4 = new List<string>();
+        var ablations = new[]
+        {
+            ("MLP", TargetSelector.Mlp, Objective.PolicyGradient),
+            ("attention", TargetSelector.Attention, Objective.PolicyGradient),
+            ("MLP + attention", TargetSelector.MlpAndAttention, Objective.PolicyGradient),
+            ("MLP", TargetSelector.Mlp, Objective.NextToken),
+            ("attention", TargetSelector.Attention, Objective.NextToken),
+        };
+        foreach (var (label, targets, objective) in ablations)
         {
             var (model, tokenizer) = DemoStages.LoadWithSvf(modelFolder, targets);
             using (model)
             {
-                string identity = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)));
                 string experts = Path.Combine(Path.GetTempPath(), "t2-demo-targets-" + Guid.NewGuid().ToString("N"));
-                await DemoStages.TrainExpertAsync(model, tokenizer, arith, arith.Name, experts, experts + "-work", DemoCommands.ExpertOptions(suite, identity), null, cancellationToken);
-                await using var t2 = new TransformerSquaredBuilder().UseModel(model, tokenizer).UseModelIdentity(identity)
-                    .AddExpert(Path.Combine(experts, arith.Name + ".safetensors"))
-                    .ConfigureGeneration(g => g with { MaxNewTokens = DemoPipeline.MaxAnswerTokens }).Build();
-                var result = await DemoPipeline.EvaluateAsync(t2, arith, arith.GetItems(TaskSplit.Test), label, new AnswerOptions { Plan = AdaptationPlan.Single(arith.Name) }, cancellationToken);
-                Line($"| {label} | {t2.Backbone.TargetLengths.Values.Sum():N0} | {Pct(result)} |");
-                Directory.Delete(experts, true);
-                Directory.Delete(experts + "-work", true);
+                string objectiveName = objective == Objective.PolicyGradient ? "policy gradient" : "next-token";
+                try
+                {
+                    if (objective == Objective.PolicyGradient)
+                    {
+                        await DemoStages.TrainExpertAsync(model, tokenizer, arith, arith.Name, experts, experts + "-work", budget, null, cancellationToken,
+                            DemoCommands.IterationBar(console, $"SVF {objectiveName} {label}", budget.Iterations, tenths: false));
+                    }
+                    else
+                    {
+                        // Same budget (iterations × batch reference answers), same Adam learning rate and initial vectors as the REINFORCE expert.
+                        var nextToken = new NextTokenOptions
+                        {
+                            BatchSize = budget.BatchSize, MicroBatchSize = 16, Epochs = 2, MaxSteps = budget.Iterations, LearningRate = budget.LearningRate,
+                            MaxGradNorm = null, ValidationInterval = budget.ValidationInterval, Seed = suite.Seed,
+                        };
+                        await DemoStages.TrainSvfNextTokenAsync(model, tokenizer, arith, arith.Name, experts, budget, nextToken,
+                            DemoCommands.StepBar(console, $"SVF {objectiveName} {label}", budget.Iterations, tenths: false), cancellationToken);
+                    }
+                    await using var t2 = new TransformerSquaredBuilder().UseModel(model, tokenizer).UseModelIdentity(identity)
+                        .AddExpert(Path.Combine(experts, arith.Name + ".safetensors"))
+                        .ConfigureGeneration(g => g with { MaxNewTokens = DemoPipeline.MaxAnswerTokens }).Build();
+                    var result = await EvaluateAsync(console, t2, arith, $"SVF {objectiveName} {label}", new AnswerOptions { Plan = AdaptationPlan.Single(arith.Name) }, cancellationToken);
+                    table4.Add($"| {objectiveName} | {label} | {t2.Backbone.TargetLengths.Values.Sum():N0} | {Pct(result)} |");
+                }
+                finally
+                {
+                    if (Directory.Exists(experts)) Directory.Delete(experts, true);
+                    if (Directory.Exists(experts + "-work")) Directory.Delete(experts + "-work", true);
+                }
             }
         }
+        Line($"Table 4: SVF on arith by target and objective, same budget ({budget.Iterations} × {budget.BatchSize} examples); base {Pct(rows[arith.Name]["base"])}");
+        Line();
+        Line("| objective | targets | SVF parameters | arith accuracy |");
+        Line("|---|---|---|---|");
+        foreach (var row in table4) Line(row);
         Line();
 
         if (output is not null)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
             Transformer2.Core.IO.AtomicFile.WriteAllText(output, report.ToString());
-            progress.Report($"wrote {output}");
+            console.Line($"wrote {output}");
         }
     }
 
-    /// <summary>Held-out accuracy of each family expert in <paramref name="expertsFolder"/> on its own family (Table 1's SVF column).</summary>
-    public static async Task EvaluateExpertsAsync(string modelFolder, string expertsFolder, CancellationToken cancellationToken)
+    /// <summary>Learning rate of both LoRA baselines (AdamW for SFT, Adam for RL).</summary>
+    const double LoraLearningRate = 2e-3;
+
+    enum Objective { PolicyGradient, NextToken }
+
+    /// <summary>Evaluates a family's held-out items behind a bar; its final status is the accuracy.</summary>
+    static async Task<EvaluationResult> EvaluateAsync(DemoConsole console, TransformerSquared t2, FamilyTask task, string setting, AnswerOptions? options,
+        CancellationToken cancellationToken)
+    {
+        var items = task.GetItems(TaskSplit.Test);
+        var bar = console.Bar($"{task.Name} {setting}", items.Count, tenths: false);
+        var result = await DemoPipeline.EvaluateAsync(t2, task, items, setting, options, cancellationToken, new StepProgress<int>(n => bar.Report(n)));
+        bar.Finish(Pct(result));
+        return result;
+    }
+
+    /// <summary>Evaluates a model whose adapters are merged into its weights (the LoRA baselines): the base plan of a plain pipeline.</summary>
+    static async Task<EvaluationResult> EvaluateMergedAsync(DemoConsole console, Transformer2.Models.Llama.LlamaForCausalLM model,
+        Transformer2.Models.Tokenization.ITextTokenizer tokenizer, FamilyTask task, string setting, CancellationToken cancellationToken)
+    {
+        await using var t2 = new TransformerSquaredBuilder().UseModel(model, tokenizer).ConfigureGeneration(g => g with { MaxNewTokens = DemoPipeline.MaxAnswerTokens }).Build();
+        return await EvaluateAsync(console, t2, task, setting, new AnswerOptions { Plan = AdaptationPlan.Base }, cancellationToken);
+    }
+
+    /// <summary>Held-out accuracy of the base model and of each family expert in <paramref name="expertsFolder"/> on its own family (Table 1's base and SVF columns).</summary>
+    public static async Task EvaluateExpertsAsync(string modelFolder, string expertsFolder, DemoConsole console, CancellationToken cancellationToken)
     {
         var suite = new DemoSuite();
         await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite);
+        var rows = new List<string>();
         foreach (var task in suite.Training)
         {
-            var svf = await DemoPipeline.EvaluateAsync(t2, task, task.GetItems(TaskSplit.Test), "svf", new AnswerOptions { Plan = AdaptationPlan.Single(task.Name) }, cancellationToken);
-            Console.WriteLine($"| {task.Name} | {Pct(svf)} |");
+            var plain = await EvaluateAsync(console, t2, task, "base", new AnswerOptions { Plan = AdaptationPlan.Base }, cancellationToken);
+            var svf = await EvaluateAsync(console, t2, task, "svf", new AnswerOptions { Plan = AdaptationPlan.Single(task.Name) }, cancellationToken);
+            rows.Add($"| {task.Name} | {Pct(plain)} | {Pct(svf)} |");
         }
+        console.Text($"{modelFolder} with {expertsFolder}, {suite.Scale.Test} held-out items per family");
+        console.Text("| family | base | SVF |");
+        console.Text("|---|---|---|");
+        foreach (var row in rows) console.Text(row);
     }
 
     static string Pct(EvaluationResult r) => string.Create(CultureInfo.InvariantCulture, $"{100 * r.Accuracy:F1}% ({r.Correct}/{r.Total})");

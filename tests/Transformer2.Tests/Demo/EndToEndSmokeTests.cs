@@ -39,10 +39,45 @@ public class EndToEndSmokeTests
                 };
                 foreach (var (task, name) in suite.Training.Select(t => ((ITask)t, t.Name)).Append((suite.Classification, DemoStages.ClassificationExpert)))
                 {
-                    var result = await DemoStages.TrainExpertAsync(llama, tokenizer, task, name, experts, Path.Combine(root, "work-" + name), options);
+                    var iterations = new List<TrainingProgress>();
+                    var result = await DemoStages.TrainExpertAsync(llama, tokenizer, task, name, experts, Path.Combine(root, "work-" + name), options,
+                        iterations: new StepProgress<TrainingProgress>(iterations.Add));
                     Assert.That(result.IterationsRun, Is.EqualTo(1));
+                    Assert.That(iterations.Select(p => p.Iteration), Is.EqualTo(new[] { 0, 1 }), "every iteration reaches the bar, in order");
                     Assert.That(File.Exists(Path.Combine(experts, name + ".safetensors")), name);
                 }
+
+                // Table 4's "SVF, next-token" row: a fresh policy trained on reference answers, saved as an ordinary expert.
+                string ablation = Path.Combine(root, "next-token");
+                var steps = new List<NextTokenProgress>();
+                var nextToken = await DemoStages.TrainSvfNextTokenAsync(llama, tokenizer, suite.Training[0], "arith", ablation, options,
+                    new NextTokenOptions { BatchSize = 4, MicroBatchSize = 4, MaxSteps = 2, LearningRate = 3e-2, ValidationInterval = 1, Seed = 1 },
+                    new StepProgress<NextTokenProgress>(steps.Add));
+                Assert.That(nextToken.StepsRun, Is.EqualTo(2));
+                Assert.That(steps.Last().Step, Is.EqualTo(2));
+                using var expert = Transformer2.Core.Experts.ExpertFile.Load(Path.Combine(ablation, "arith.safetensors"));
+                Assert.That(expert.Metadata.Provenance["trainer"], Is.EqualTo("next-token"));
+                Assert.That(expert.Metadata.Targets, Is.EquivalentTo(Transformer2.Core.Svf.SvfInjector.Find(llama).Keys));
+            }
+
+            // Table 1's LoRA baselines, by next-token prediction and by the same policy gradient as SVF; both come back merged.
+            var lora = new Transformer2.Training.Lora.LoraConfig { Rank = 2, Alpha = 4, TargetModules = Transformer2.Training.Lora.LoraConfig.MlpAndAttentionTargets };
+            var (sftModel, _, sftCount) = await DemoStages.TrainLoraAsync(model, suite.Training[0], lora,
+                new NextTokenOptions { BatchSize = 4, MicroBatchSize = 4, MaxSteps = 1, ValidationInterval = 0, Seed = 1 });
+            using (sftModel)
+            {
+                Assert.That(sftCount, Is.GreaterThan(0));
+                Assert.That(Transformer2.Training.Lora.LoraInjector.Find(sftModel), Is.Empty, "adapters merged");
+            }
+            var rlIterations = new List<TrainingProgress>();
+            var (rlModel, _, rlCount) = await DemoStages.TrainLoraReinforceAsync(model, suite.Training[0], lora,
+                new ReinforceOptions { BatchSize = 4, MicroBatchSize = 4, Iterations = 1, MaxNewTokens = 4, ValidationInterval = 1, MaxValidationItems = 2, Seed = 1, MaxGradNorm = null },
+                new StepProgress<TrainingProgress>(rlIterations.Add));
+            using (rlModel)
+            {
+                Assert.That(rlCount, Is.EqualTo(sftCount), "same adapters, other objective");
+                Assert.That(Transformer2.Training.Lora.LoraInjector.Find(rlModel), Is.Empty, "adapters merged");
+                Assert.That(rlIterations.Select(p => p.Iteration), Is.EqualTo(new[] { 0, 1 }));
             }
 
             foreach (var mode in new[] { DispatchMode.Prompt, DispatchMode.ClassificationExpert, DispatchMode.FewShot })
@@ -57,8 +92,10 @@ public class EndToEndSmokeTests
                     Assert.That(await t2.AdaptToTaskAsync(task.Name), Is.Not.Null);
                     answer = new AnswerOptions { TaskKey = task.Name };
                 }
-                var adapted = await DemoPipeline.EvaluateAsync(t2, task, items, mode.ToString(), answer);
+                var answered = new List<int>();
+                var adapted = await DemoPipeline.EvaluateAsync(t2, task, items, mode.ToString(), answer, default, new StepProgress<int>(answered.Add));
                 Assert.That(adapted.Total, Is.EqualTo(2));
+                Assert.That(answered, Is.EqualTo(new[] { 1, 2 }));
                 Assert.That(adapted.SecondPass, Is.GreaterThan(TimeSpan.Zero));
                 if (mode != DispatchMode.FewShot) Assert.That(adapted.FirstPass, Is.GreaterThan(TimeSpan.Zero), "pass 1 ran");
             }
