@@ -300,10 +300,11 @@ public sealed class NextTokenTrainer : IDisposable
         return result;
     }
 
-    List<Example> Shuffled(int epoch)
+    internal List<Example> Shuffled(int epoch)
     {
         var order = _train.ToArray();
-        new Random(HashCode.Combine(_options.Seed, epoch)).Shuffle(order);
+        // Not HashCode.Combine: it is randomised per process, so the same seed would give another order in every run.
+        new Random(unchecked(_options.Seed * 1_000_003 + epoch)).Shuffle(order);
         return order.ToList();
     }
 

@@ -399,7 +399,8 @@ public sealed class ReinforceTrainer : IDisposable
     internal IReadOnlyList<TaskItem> SampleBatch(int iteration)
     {
         int size = Math.Min(_options.BatchSize, _train.Count);
-        var random = new Random(HashCode.Combine(_options.Seed, iteration));
+        // Not HashCode.Combine: it is randomised per process, so the same seed would draw other batches in every run.
+        var random = new Random(unchecked(_options.Seed * 1_000_003 + iteration));
         var indices = Enumerable.Range(0, _train.Count).ToArray();
         random.Shuffle(indices);
         return indices.Take(size).Select(i => _train[i]).ToList();
