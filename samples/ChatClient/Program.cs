@@ -6,4 +6,11 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     cancel.Cancel();
 };
-return await ChatClientSample.RunAsync(args, Console.Out, cancel.Token);
+try
+{
+    return await ChatClientSample.RunAsync(args, Console.Out, cancel.Token);
+}
+catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+{
+    return 130;   // the shell's code for "interrupted"
+}

@@ -47,9 +47,17 @@ public static partial class CustomTaskExpertSample
                 BaseModelIdentity = backbone.Identity,   // written into the expert; loading it onto another model fails
             };
             using var trainer = new ReinforceTrainer(backbone.Model, backbone.Tokenizer, backbone.Template, task, options);
-            result = await trainer.TrainAsync(new InlineProgress<TrainingProgress>(p => output.WriteLine(
-                $"iteration {p.Iteration}/{p.Iterations}: reward {p.RewardMean:F2}, train accuracy {p.TrainAccuracy:P0}" +
-                (p.ValidationAccuracy is { } v ? $", validation accuracy {v:P0}{(p.IsBest ? " (best, saved)" : "")}" : ""))), cancellationToken);
+            try
+            {
+                result = await trainer.TrainAsync(new InlineProgress<TrainingProgress>(p => output.WriteLine(
+                    $"iteration {p.Iteration}/{p.Iterations}: reward {p.RewardMean:F2}, train accuracy {p.TrainAccuracy:P0}" +
+                    (p.ValidationAccuracy is { } v ? $", validation accuracy {v:P0}{(p.IsBest ? " (best, saved)" : "")}" : ""))), cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                output.WriteLine($"stopped; the state after the last finished iteration is in {workFolder}: run again to resume");
+                throw;
+            }
         }
         output.WriteLine($"best validation accuracy {result.BestValidationAccuracy:P0} at iteration {result.BestIteration}");
 
