@@ -14,6 +14,7 @@ public class BlendBenchmarks
     SvfLinear _layer = null!;
     SvfBlendCache _cache = null!;
     Tensor _mixed = null!;
+    Tensor _destination = null!;
     readonly double[] _alphas = { 0.2, 0.5, 0.3 };
     const string Target = "w";
 
@@ -35,6 +36,7 @@ public class BlendBenchmarks
             .ToList();
         var basis = SvfMixer.MixingBasis(experts, SvfParameterization.Default, MixtureSemantics.Multipliers);
         _cache = new SvfBlendCache(new Dictionary<string, SvfLinear> { [Target] = _layer }, basis.Cast<IReadOnlyDictionary<string, Tensor>>().ToList());
+        _destination = empty(new long[] { Size, Size }, DType);
         _mixed = SvfMixer.Mix(experts, MixtureWeights.Global(_alphas), SvfParameterization.Default)[Target].DetachFromDisposeScope();
     }
 
@@ -44,6 +46,7 @@ public class BlendBenchmarks
         _cache.Dispose();
         _layer.Dispose();
         _mixed.Dispose();
+        _destination.Dispose();
     }
 
     [Benchmark(Baseline = true, Description = "recompose from mixed z")]
@@ -57,4 +60,9 @@ public class BlendBenchmarks
     {
         using var w = _cache.Blend(Target, _alphas);
     }
+
+    // What merged-mode CEM does per candidate: blend straight into a weight that already exists (no 4-byte·m·n
+    // allocation and its page faults per candidate).
+    [Benchmark(Description = "blend into an existing weight")]
+    public void BlendInto() => _cache.BlendInto(Target, _alphas, _destination);
 }

@@ -41,26 +41,31 @@ internal sealed class ExpertApplier : IDisposable
             using var scope = NewDisposeScope();
             var multipliers = Multipliers(plan);
             foreach (var t in multipliers.Values) t.DetachFromDisposeScope();
-            return new Lease(this, multipliers, null, false, holdsGate: false);
+            return new Lease(this, multipliers, [], null, holdsGate: false);
         }
         await _mergedGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (plan.IsBase) return new Lease(this, new Dictionary<string, Tensor>(), null, false, holdsGate: true);
-            Dictionary<string, Tensor> weights;
-            bool owned;
+            if (plan.IsBase) return new Lease(this, new Dictionary<string, Tensor>(), [], null, holdsGate: true);
             if (blend is not null && plan.Weights is not null)
             {
-                // A search candidate: blend the cached per-expert compositions; too short-lived to cache.
-                weights = blend.Targets.ToDictionary(t => t, t => blend.Blend(t, plan.Weights.For(t)), StringComparer.Ordinal);
-                owned = true;
+                // A search candidate: blend the cached per-expert compositions straight into the weights; too
+                // short-lived to cache, and no m×n temporary per target.
+                var targets = blend.Targets.ToList();
+                try
+                {
+                    blend.MergeInto(_backbone.Layers, plan.Weights);
+                }
+                catch
+                {
+                    foreach (var target in targets) _backbone.Layers[target].Unmerge();
+                    throw;
+                }
+                return new Lease(this, new Dictionary<string, Tensor>(), targets, null, holdsGate: true);
             }
-            else
-            {
-                weights = _composed.GetOrCompose(plan.Key, () => Compose(plan), out owned);
-            }
+            var weights = _composed.GetOrCompose(plan.Key, () => Compose(plan), out bool owned);
             foreach (var (target, w) in weights) _backbone.Layers[target].MergeComposed(w);
-            return new Lease(this, new Dictionary<string, Tensor>(), weights, owned, holdsGate: true);
+            return new Lease(this, new Dictionary<string, Tensor>(), weights.Keys.ToList(), owned ? weights.Values.ToList() : null, holdsGate: true);
         }
         catch
         {
@@ -74,17 +79,17 @@ internal sealed class ExpertApplier : IDisposable
     {
         readonly ExpertApplier _owner;
         readonly Dictionary<string, Tensor> _multipliers;
-        readonly Dictionary<string, Tensor>? _merged;
-        readonly bool _ownsMerged;
+        readonly IReadOnlyList<string> _mergedTargets;
+        readonly IReadOnlyList<Tensor>? _owned;
         readonly bool _holdsGate;
         bool _disposed;
 
-        internal Lease(ExpertApplier owner, Dictionary<string, Tensor> multipliers, Dictionary<string, Tensor>? merged, bool ownsMerged, bool holdsGate)
+        internal Lease(ExpertApplier owner, Dictionary<string, Tensor> multipliers, IReadOnlyList<string> mergedTargets, IReadOnlyList<Tensor>? owned, bool holdsGate)
         {
             _owner = owner;
             _multipliers = multipliers;
-            _merged = merged;
-            _ownsMerged = ownsMerged;
+            _mergedTargets = mergedTargets;
+            _owned = owned;
             _holdsGate = holdsGate;
         }
 
@@ -99,11 +104,8 @@ internal sealed class ExpertApplier : IDisposable
             if (_disposed) return;
             _disposed = true;
             foreach (var t in _multipliers.Values) t.Dispose();
-            if (_merged is not null)
-            {
-                foreach (var target in _merged.Keys) _owner._backbone.Layers[target].Unmerge();
-                if (_ownsMerged) foreach (var t in _merged.Values) t.Dispose();
-            }
+            foreach (var target in _mergedTargets) _owner._backbone.Layers[target].Unmerge();
+            if (_owned is not null) foreach (var t in _owned) t.Dispose();
             if (_holdsGate) _owner._mergedGate.Release();
         }
     }

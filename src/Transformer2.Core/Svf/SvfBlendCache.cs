@@ -70,43 +70,83 @@ public sealed class SvfBlendCache : IDisposable
     /// <summary>Targets the cache covers.</summary>
     public IEnumerable<string> Targets => _entries.Keys;
 
-    /// <summary>W' for mixing weights <paramref name="alphas"/> (length K) on one target. The caller owns the result.</summary>
+    /// <summary>The blended W' of <paramref name="target"/> for mixing weights <paramref name="alphas"/> (one per expert), in a new tensor.</summary>
     public Tensor Blend(string target, ReadOnlySpan<double> alphas)
     {
+        var entry = Find(target, alphas.Length);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var result = empty(entry.Shape, entry.Stacked.dtype, entry.Stacked.device);
+        Write(entry, Coefficients(target, entry, alphas), result);
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Writes the blended W' of <paramref name="target"/> into <paramref name="destination"/> (contiguous, the weight's
+    /// shape, dtype and device), allocating nothing of its size: at 4096² a fresh 64 MB output per candidate costs page
+    /// faults that rival the blend itself.
+    /// </summary>
+    public void BlendInto(string target, ReadOnlySpan<double> alphas, Tensor destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var entry = Find(target, alphas.Length);
+        if (!destination.shape.SequenceEqual(entry.Shape) || destination.dtype != entry.Stacked.dtype
+            || destination.device.ToString() != entry.Stacked.device.ToString() || !destination.is_contiguous())
+            throw new ArgumentException($"'{target}': the destination must be a contiguous {entry.Stacked.dtype} [{string.Join(", ", entry.Shape)}] " +
+                $"on {entry.Stacked.device}; got {destination.dtype} [{string.Join(", ", destination.shape)}] on {destination.device}.", nameof(destination));
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        Write(entry, Coefficients(target, entry, alphas), destination);
+    }
+
+    /// <summary>Blends every target straight into its layer's weight (the base weight is kept, as by <see cref="SvfLinear.MergeComposed"/>).</summary>
+    public void MergeInto(IReadOnlyDictionary<string, SvfLinear> layers, MixtureWeights weights)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        ArgumentNullException.ThrowIfNull(weights);
+        foreach (var target in _entries.Keys)
+        {
+            if (!layers.TryGetValue(target, out var layer)) throw new ArgumentException($"No SVF layer for target '{target}'.", nameof(layers));
+            var alphas = weights.For(target);
+            Find(target, alphas.Length);   // check before the base weight is touched
+            layer.MergeInPlace(w => BlendInto(target, alphas, w));
+        }
+    }
+
+    Entry Find(string target, int weightCount)
+    {
         if (!_entries.TryGetValue(target, out var entry)) throw new KeyNotFoundException($"The blend cache has no target '{target}'.");
-        if (alphas.Length != ExpertCount) throw new ArgumentException($"{alphas.Length} weights for {ExpertCount} experts.", nameof(alphas));
+        if (weightCount != ExpertCount) throw new ArgumentException($"{weightCount} weights for {ExpertCount} experts.", "alphas");
+        return entry;
+    }
+
+    // αₖ·c with c = ΣS / Σ αₖtₖ, the normalisation of the direct composition.
+    static double[] Coefficients(string target, Entry entry, ReadOnlySpan<double> alphas)
+    {
         double denominator = 0;
         for (int k = 0; k < alphas.Length; k++) denominator += alphas[k] * entry.SingularValueSums[k];
         if (Math.Abs(denominator) < 1e-30)
             throw new ArgumentException($"Mixing weights make Σ(S⊙z') zero on '{target}'; the normalisation is undefined.", nameof(alphas));
         double c = entry.TotalSingularValues / denominator;
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        Tensor result;
+        var coefficients = new double[alphas.Length];
+        for (int k = 0; k < alphas.Length; k++) coefficients[k] = alphas[k] * c;
+        return coefficients;
+    }
+
+    static void Write(Entry entry, double[] coefficients, Tensor destination)
+    {
+        var flat = destination.view(1, -1);                                        // [m, n] → [1, m·n], no copy
         if (entry.Stacked.dtype == ScalarType.Float32 || entry.Stacked.dtype == ScalarType.Float64)
         {
-            // One [1, K]·[K, m·n] product: a single pass over the cache (measured fastest in fp32).
-            var weights = new double[alphas.Length];
-            for (int k = 0; k < alphas.Length; k++) weights[k] = alphas[k] * c;
-            var row = tensor(weights, new long[] { 1, alphas.Length }).to(entry.Stacked.dtype, entry.Stacked.device);
-            result = row.matmul(entry.Stacked);                                   // [1, K]·[K, m·n] → [1, m·n]
+            // One [1, K]·[K, m·n] product written in place (β = 0 ignores what was there): a single pass over the cache.
+            var row = tensor(coefficients, new long[] { 1, coefficients.Length }).to(entry.Stacked.dtype, entry.Stacked.device);
+            flat.addmm_(row, entry.Stacked, beta: 0, alpha: 1);
         }
         else
         {
             // bf16/fp16: libtorch's reduced-precision GEMM with K rows is slow on CPU; scaled additions are not.
-            result = entry.Stacked[0].mul(alphas[0] * c);
-            for (int k = 1; k < alphas.Length; k++) result.add_(entry.Stacked[k], alphas[k] * c);
-        }
-        return result.view(entry.Shape).MoveToOuterDisposeScope();             // [m·n] → [m, n]
-    }
-
-    /// <summary>Blends every target and merges it into its layer (see <see cref="SvfLinear.MergeComposed"/>).</summary>
-    public void MergeInto(IReadOnlyDictionary<string, SvfLinear> layers, MixtureWeights weights)
-    {
-        foreach (var target in _entries.Keys)
-        {
-            using var w = Blend(target, weights.For(target));
-            layers[target].MergeComposed(w);
+            flat[0].copy_(entry.Stacked[0]).mul_(coefficients[0]);
+            for (int k = 1; k < coefficients.Length; k++) flat[0].add_(entry.Stacked[k], coefficients[k]);
         }
     }
 

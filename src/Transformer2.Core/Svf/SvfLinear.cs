@@ -152,6 +152,23 @@ public sealed class SvfLinear : nn.Module<Tensor, Tensor>
         weight.copy_(adapted);
     }
 
+    /// <summary>Keeps the base weight (once) and lets <paramref name="write"/> overwrite <c>weight</c> in place; restored on failure.</summary>
+    internal void MergeInPlace(Action<Tensor> write)
+    {
+        using var noGrad = no_grad();
+        bool wasMerged = IsMerged;
+        _original.SaveOnce(weight);
+        try
+        {
+            write(weight);
+        }
+        catch
+        {
+            if (!wasMerged) _original.Restore(weight);
+            throw;
+        }
+    }
+
     /// <summary>Restores the base weight bit for bit. A no-op when not merged.</summary>
     public void Unmerge() => _original.Restore(weight);
 

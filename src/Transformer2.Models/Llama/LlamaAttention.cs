@@ -51,12 +51,30 @@ public sealed class LlamaAttention : nn.Module
         query = RotaryEmbedding.Apply(query, cos, sin);
         key = RotaryEmbedding.Apply(key, cos, sin);
         if (cache is not null) (key, value) = cache.Append(_layerIndex, key, value); // [B, KV, S, D]
-        key = RepeatKeyValue(key);
-        value = RepeatKeyValue(value);
-        var attended = nn.functional.scaled_dot_product_attention(query, key, value, mask, 0.0, causal); // [B, H, T, D]
+        var attended = causal || _heads == _keyValueHeads
+            ? nn.functional.scaled_dot_product_attention(query, RepeatKeyValue(key), RepeatKeyValue(value), mask, 0.0, causal)
+            : GroupedAttention(query, key, value, mask); // [B, H, T, D]
         // [B, H, T, D] → [B, T, H, D] → [B, T, H·D]
         var merged = attended.transpose(1, 2).reshape(batch, length, _heads * _headDim);
         return o_proj.call(merged).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Attention of grouped queries against the un-repeated keys and values: the G query heads that share a key/value
+    /// head are stacked along the time axis, so no [B, H, S, D] copy of the cache is made (decode reads the cache once
+    /// instead of G times). Needs an explicit (or no) mask: SDPA's causal flag would see G·T rows.
+    /// </summary>
+    Tensor GroupedAttention(Tensor query, Tensor key, Tensor value, Tensor? mask)
+    {
+        int groups = _heads / _keyValueHeads;
+        long batch = query.shape[0], length = query.shape[2];
+        // [B, H, T, D] → [B, KV, G·T, D]: head h = kv·G + g, as RepeatKeyValue pairs them
+        var stacked = query.reshape(batch, _keyValueHeads, groups * length, _headDim);
+        // [B or 1, 1, T, S] → [B or 1, 1, G·T, S]: row g·T + t masks like row t
+        var groupedMask = mask?.repeat(1, 1, groups, 1);
+        var attended = nn.functional.scaled_dot_product_attention(stacked, key, value, groupedMask, 0.0, false);
+        // [B, KV, G·T, D] → [B, H, T, D]
+        return attended.view(batch, _heads, length, _headDim);
     }
 
     /// <summary>[B, KV, S, D] → [B, H, S, D]: each key/value head serves <c>H / KV</c> query heads.</summary>

@@ -10,6 +10,7 @@ namespace Transformer2.Models.Llama;
 public sealed class RotaryEmbedding
 {
     readonly float[] _inverseFrequencies;
+    readonly Dictionary<string, Tensor> _onDevice = new(StringComparer.Ordinal);
 
     /// <summary>Builds the frequencies for <paramref name="config"/>.</summary>
     public RotaryEmbedding(LlamaConfig config)
@@ -55,13 +56,29 @@ public sealed class RotaryEmbedding
     public (Tensor Cos, Tensor Sin) Compute(Tensor positionIds, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        var frequencies = tensor(_inverseFrequencies, device: positionIds.device);
+        var frequencies = FrequenciesOn(positionIds.device);
         // [B, T, 1] · [D/2] → [B, T, D/2]; float32 like HF's autocast-disabled block
         var angles = positionIds.to_type(ScalarType.Float32).unsqueeze(-1) * frequencies;
         var doubled = cat([angles, angles], -1); // [B, T, D]
         var cos = doubled.cos().to_type(dtype).MoveToOuterDisposeScope();
         var sin = doubled.sin().to_type(dtype).MoveToOuterDisposeScope();
         return (cos, sin);
+    }
+
+    // Kept per device so a decode step does not copy the managed array into a new tensor (one per model, never freed
+    // before the model: a few hundred bytes).
+    Tensor FrequenciesOn(Device device)
+    {
+        lock (_onDevice)
+        {
+            string key = device.ToString();
+            if (!_onDevice.TryGetValue(key, out var cached))
+            {
+                cached = tensor(_inverseFrequencies, device: device).DetachFromDisposeScope();
+                _onDevice[key] = cached;
+            }
+            return cached;
+        }
     }
 
     /// <summary>Rotates <paramref name="x"/> [batch, heads, seq, head_dim] by the angles in <paramref name="cos"/>/<paramref name="sin"/> [batch, seq, head_dim].</summary>

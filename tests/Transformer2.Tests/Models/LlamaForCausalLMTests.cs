@@ -118,6 +118,40 @@ public class LlamaForCausalLMTests
     }
 
     [Test]
+    public void LeftPaddedCachedDecodingEqualsUnpaddedRows()
+    {
+        // Decode steps with a padding mask take the grouped-query path (queries of a key/value head stacked, mask
+        // repeated per group); each row must equal that row run alone without padding or cache.
+        var config = TinyModels.Llama();
+        Assert.That(config.NumAttentionHeads / config.NumKeyValueHeads, Is.GreaterThan(1), "the config must group queries");
+        using var model = TinyModels.Create(config);
+        long[][] rows = [[4, 8, 15, 16, 23, 42, 7], [9, 3, 5, 11, 2, 6, 30]];
+        int[] pads = [2, 0];
+        long width = 9;
+        var ids = new long[2 * width];
+        var maskValues = new long[2 * width];
+        for (int b = 0; b < 2; b++)
+            for (int i = 0; i < rows[b].Length; i++)
+            {
+                ids[b * width + pads[b] + i] = rows[b][i];
+                maskValues[b * width + pads[b] + i] = 1;
+            }
+        using var batchIds = tensor(ids).view(2, width);
+        using var mask = tensor(maskValues).view(2, width);
+        using var cache = model.CreateCache(2, (int)width);
+        var steps = new List<Tensor> { model.Forward(batchIds.narrow(1, 0, 4), mask.narrow(1, 0, 4), cache: cache) };
+        for (int t = 4; t < width; t++) steps.Add(model.Forward(batchIds.narrow(1, t, 1), mask.narrow(1, 0, t + 1), cache: cache));
+        using var logits = cat(steps, 1); // [2, width, V]
+        foreach (var s in steps) s.Dispose();
+        for (int b = 0; b < 2; b++)
+        {
+            using var alone = model.Forward(tensor(rows[b]).view(1, -1));
+            using var real = logits[b].narrow(0, pads[b], rows[b].Length).unsqueeze(0);
+            Assert.That((real - alone).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5f), $"row {b}");
+        }
+    }
+
+    [Test]
     public void BadInputsThrowNamedErrors()
     {
         using var model = TinyModels.Create(TinyModels.Llama());

@@ -92,4 +92,54 @@ public class SvfMixtureTests
         var expected = nn.functional.linear(x, SvfComposer.Compose(layers["a.weight"].U, layers["a.weight"].S, layers["a.weight"].V, mixed["a.weight"]));
         Assert.That(MaxAbs(layers["a.weight"].forward(x), expected), Is.LessThan(1e-5));
     }
+
+    [TestCase(ScalarType.Float32)]
+    [TestCase(ScalarType.BFloat16)]
+    public void BlendingIntoTheWeightEqualsBlendAndRestoresExactly(ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var (w, u, sv, v) = Matrix(24, 16, 11);
+        var layer = new SvfLinear("a.weight", w, null, u, sv, v);
+        layer.to(dtype);
+        var layers = new Dictionary<string, SvfLinear> { ["a.weight"] = layer };
+        var experts = Enumerable.Range(0, 3).Select(k => (IReadOnlyDictionary<string, Tensor>)Expert(k, ("a.weight", 16))).ToList();
+        var basis = SvfMixer.MixingBasis(experts, SvfParameterization.Default, MixtureSemantics.Multipliers);
+        using var cache = new SvfBlendCache(layers, basis.Cast<IReadOnlyDictionary<string, Tensor>>().ToList());
+        double[] alphas = [0.2, 0.5, 0.3];
+        var baseWeight = layer.weight.detach().clone();
+
+        var fresh = cache.Blend("a.weight", alphas);
+        var destination = full(new long[] { 24, 16 }, float.NaN, dtype);   // β = 0 must ignore what was there
+        cache.BlendInto("a.weight", alphas, destination);
+        Assert.That(destination.dtype, Is.EqualTo(dtype));
+        Assert.That(MaxAbs(destination.to_type(ScalarType.Float32), fresh.to_type(ScalarType.Float32)), Is.EqualTo(0.0));
+
+        cache.MergeInto(layers, MixtureWeights.Global(alphas));
+        Assert.That(layer.IsMerged, Is.True);
+        Assert.That(MaxAbs(layer.weight.detach().to_type(ScalarType.Float32), fresh.to_type(ScalarType.Float32)), Is.EqualTo(0.0));
+        layer.Unmerge();
+        Assert.That(layer.weight.detach().to_type(ScalarType.Float32).equal(baseWeight.to_type(ScalarType.Float32)).all().item<bool>(), Is.True, "restored bit for bit");
+    }
+
+    [Test]
+    public void BlendingIntoAWrongDestinationNamesTheTargetAndTouchesNothing()
+    {
+        using var scope = NewDisposeScope();
+        var (w, u, sv, v) = Matrix(24, 16, 5);
+        var layer = new SvfLinear("a.weight", w, null, u, sv, v);
+        var layers = new Dictionary<string, SvfLinear> { ["a.weight"] = layer };
+        var experts = Enumerable.Range(0, 2).Select(k => (IReadOnlyDictionary<string, Tensor>)Expert(k, ("a.weight", 16))).ToList();
+        var basis = SvfMixer.MixingBasis(experts, SvfParameterization.Default, MixtureSemantics.Multipliers);
+        using var cache = new SvfBlendCache(layers, basis.Cast<IReadOnlyDictionary<string, Tensor>>().ToList());
+        double[] alphas = [0.5, 0.5];
+        foreach (var bad in new[] { zeros(16, 24), zeros(new long[] { 24, 16 }, ScalarType.Float64), zeros(16, 24).t() })
+        {
+            var ex = Assert.Throws<ArgumentException>(() => cache.BlendInto("a.weight", alphas, bad));
+            Assert.That(ex!.Message, Does.Contain("'a.weight'"));
+        }
+        var before = layer.weight.detach().clone();
+        Assert.Throws<ArgumentException>(() => cache.MergeInto(layers, MixtureWeights.Global(new[] { 0.2, 0.3, 0.5 })));
+        Assert.That(layer.IsMerged, Is.False);
+        Assert.That(layer.weight.detach().equal(before).all().item<bool>(), Is.True);
+    }
 }
