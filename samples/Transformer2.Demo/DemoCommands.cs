@@ -27,7 +27,9 @@ internal static class DemoCommands
                 await DemoConsole.RunAsync(console => TrainExpertsAsync(model, args, console, cancel.Token));
                 return 0;
             case "evaluate":
-                await DemoConsole.RunAsync(console => DemoReport.EvaluateAsync(model, ExpertsFolder(model), Option(args, "--out"), console, cancel.Token));
+                // --seed reseeds what evaluate trains itself (LoRA baselines, Table 4); --tables 1,4 skips Tables 2-3 (Table 1 always runs).
+                var tables = Option(args, "--tables")?.Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToHashSet();
+                await DemoConsole.RunAsync(console => DemoReport.EvaluateAsync(model, ExpertsFolder(model), Option(args, "--out"), OptionalInt(args, "--seed"), tables, console, cancel.Token));
                 return 0;
             case "main":
                 return await DemoReport.MainAsync(model, ExpertsFolder(model), cancel.Token);
@@ -41,7 +43,7 @@ internal static class DemoCommands
                 return await DemoSamples.CustomTaskAsync(model, cancel.Token);
             default:
                 Console.Error.WriteLine($"Unknown command '{command}'. Use: main | train-base [--seed N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
-                    "evaluate [--out FILE] | evaluate-experts [--experts FOLDER] | chat [QUESTION] | custom-task  [--model FOLDER]");
+                    "evaluate [--out FILE] [--seed N] [--tables 1,2,3,4] | evaluate-experts [--experts FOLDER] | chat [QUESTION] | custom-task  [--model FOLDER]");
                 return 2;
         }
     }

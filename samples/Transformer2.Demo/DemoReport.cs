@@ -58,13 +58,20 @@ internal static class DemoReport
         return 0;
     }
 
-    public static async Task EvaluateAsync(string modelFolder, string expertsFolder, string? output, DemoConsole console, CancellationToken cancellationToken)
+    /// <summary>
+    /// Tables 1–4. <paramref name="trainingSeed"/> reseeds what is trained inside (LoRA baselines, Table 4's experts; the data and
+    /// the bundled experts stay as they are), for their spread; <paramref name="tables"/> picks Tables 2–3 and 4 (Table 1 always runs).
+    /// </summary>
+    public static async Task EvaluateAsync(string modelFolder, string expertsFolder, string? output, int? trainingSeed, IReadOnlySet<int>? tables,
+        DemoConsole console, CancellationToken cancellationToken)
     {
         var suite = new DemoSuite();
+        bool Wants(int table) => tables is null || tables.Contains(table);
         var report = new StringBuilder();
         void Line(string text = "") { report.AppendLine(text); console.Text(text); }
         string identity = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)));
-        var budget = DemoCommands.ExpertOptions(suite, identity);
+        int seed = trainingSeed ?? suite.Seed;
+        var budget = DemoCommands.ExpertOptions(suite, identity) with { Seed = seed };
 
         var lora = new LoraConfig { Rank = 4, Alpha = 8, Dropout = 0.05, TargetModules = LoraConfig.MlpAndAttentionTargets };
         var rows = suite.Training.ToDictionary(t => t.Name, _ => new Dictionary<string, EvaluationResult>());
@@ -85,7 +92,7 @@ internal static class DemoReport
             var sft = new NextTokenOptions
             {
                 BatchSize = budget.BatchSize, MicroBatchSize = 16, Epochs = 2, MaxSteps = budget.Iterations, LearningRate = LoraLearningRate,
-                ValidationInterval = 8, Seed = suite.Seed,
+                ValidationInterval = 8, Seed = seed,
             };
             var (model, tokenizer, count) = await DemoStages.TrainLoraAsync(modelFolder, task, lora, sft, cancellationToken,
                 DemoCommands.StepBar(console, $"LoRA (SFT) {task.Name}", budget.Iterations, tenths: false));
@@ -101,14 +108,28 @@ internal static class DemoReport
                 rows[task.Name]["lora-rl"] = await EvaluateMergedAsync(console, model, tokenizer, task, "LoRA (RL)", cancellationToken);
         }
         Line($"Table 1: training families, {suite.Scale.Test} held-out items each; trainable parameters: LoRA {loraParameters:N0} (rank {lora.Rank}, q/v/MLP), SVF {svfParameters:N0} (MLP); " +
-            $"budget {budget.Iterations} × {budget.BatchSize} examples each");
-        Line();
+            $"budget {budget.Iterations} × {budget.BatchSize} examples each; LoRA training seed {seed}");
+        Line("");
         Line("| family | base | LoRA (SFT) | LoRA (RL) | SVF (RL) |");
         Line("|---|---|---|---|---|");
         foreach (var task in suite.Training)
             Line($"| {task.Name} | {Pct(rows[task.Name]["base"])} | {Pct(rows[task.Name]["lora"])} | {Pct(rows[task.Name]["lora-rl"])} | {Pct(rows[task.Name]["svf"])} |");
-        Line();
+        Line("");
 
+        if (Wants(2) || Wants(3)) await UnseenTablesAsync(modelFolder, expertsFolder, suite, Line, console, cancellationToken);
+        if (Wants(4)) await TargetTableAsync(modelFolder, identity, suite, budget, rows[suite.Training[0].Name]["base"], Line, console, cancellationToken);
+
+        if (output is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+            Transformer2.Core.IO.AtomicFile.WriteAllText(output, report.ToString());
+            console.Line($"wrote {output}");
+        }
+    }
+
+    /// <summary>Tables 2 and 3: the unseen families under each dispatch strategy, and the time of each pass.</summary>
+    static async Task UnseenTablesAsync(string modelFolder, string expertsFolder, DemoSuite suite, Action<string> Line, DemoConsole console, CancellationToken cancellationToken)
+    {
         var columns = new List<(string Name, Dictionary<string, EvaluationResult> Results)>();
         foreach (var mode in new[] { DispatchMode.Fixed, DispatchMode.Prompt, DispatchMode.ClassificationExpert, DispatchMode.FewShot })
         {
@@ -134,21 +155,21 @@ internal static class DemoReport
             columns.Add((name, results));
         }
         Line($"Table 2: unseen families, {suite.Scale.Test} held-out items each");
-        Line();
+        Line("");
         Line("| family | " + string.Join(" | ", columns.Select(c => c.Name)) + " |");
         Line("|---|" + string.Concat(columns.Select(_ => "---|")));
         foreach (var task in suite.Unseen)
             Line($"| {task.Name} | " + string.Join(" | ", columns.Select(c => Pct(c.Results[task.Name]))) + " |");
-        Line();
+        Line("");
         Line("Dispatch: share of unseen-family prompts given their family's label in pass 1");
-        Line();
+        Line("");
         Line("| family | T² prompt | T² cls-expert |");
         Line("|---|---|---|");
         foreach (var task in suite.Unseen)
             Line($"| {task.Name} | {Dispatch(columns[1].Results[task.Name])} | {Dispatch(columns[2].Results[task.Name])} |");
-        Line();
+        Line("");
         Line("Table 3: mean time per prompt, pass 1 (dispatch) vs pass 2 (answer)");
-        Line();
+        Line("");
         Line("| family | strategy | pass 1 (ms) | pass 2 (ms) | pass 1 / pass 2 |");
         Line("|---|---|---|---|---|");
         foreach (var (name, results) in columns.Skip(1).Take(2))
@@ -157,9 +178,13 @@ internal static class DemoReport
                 var r = results[task.Name];
                 Line($"| {task.Name} | {name} | {r.FirstPass.TotalMilliseconds:F1} | {r.SecondPass.TotalMilliseconds:F1} | {r.FirstPass / r.SecondPass:P0} |");
             }
-        Line();
+        Line("");
+    }
 
-        // Table 4: one arith expert per target set and objective, same budget, evaluated on arith's held-out items.
+    /// <summary>Table 4: one arith expert per target set and objective, same budget, evaluated on arith's held-out items.</summary>
+    static async Task TargetTableAsync(string modelFolder, string identity, DemoSuite suite, ReinforceOptions budget, EvaluationResult arithBase,
+        Action<string> Line, DemoConsole console, CancellationToken cancellationToken)
+    {
         var arith = suite.Training[0];
         var table4 = new List<string>();
         var ablations = new[]
@@ -190,7 +215,7 @@ internal static class DemoReport
                         var nextToken = new NextTokenOptions
                         {
                             BatchSize = budget.BatchSize, MicroBatchSize = 16, Epochs = 2, MaxSteps = budget.Iterations, LearningRate = budget.LearningRate,
-                            MaxGradNorm = null, ValidationInterval = budget.ValidationInterval, Seed = suite.Seed,
+                            MaxGradNorm = null, ValidationInterval = budget.ValidationInterval, Seed = budget.Seed,
                         };
                         await DemoStages.TrainSvfNextTokenAsync(model, tokenizer, arith, arith.Name, experts, budget, nextToken,
                             DemoCommands.StepBar(console, $"SVF {objectiveName} {label}", budget.Iterations, tenths: false), cancellationToken);
@@ -208,19 +233,12 @@ internal static class DemoReport
                 }
             }
         }
-        Line($"Table 4: SVF on arith by target and objective, same budget ({budget.Iterations} × {budget.BatchSize} examples); base {Pct(rows[arith.Name]["base"])}");
-        Line();
+        Line($"Table 4: SVF on arith by target and objective, same budget ({budget.Iterations} × {budget.BatchSize} examples), training seed {budget.Seed}; base {Pct(arithBase)}");
+        Line("");
         Line("| objective | targets | SVF parameters | arith accuracy |");
         Line("|---|---|---|---|");
         foreach (var row in table4) Line(row);
-        Line();
-
-        if (output is not null)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
-            Transformer2.Core.IO.AtomicFile.WriteAllText(output, report.ToString());
-            console.Line($"wrote {output}");
-        }
+        Line("");
     }
 
     /// <summary>Learning rate of both LoRA baselines (AdamW for SFT, Adam for RL).</summary>
