@@ -45,6 +45,9 @@ public sealed class TransformerSquaredChatClient : IChatClient
         /// <summary>Second-pass time in milliseconds.</summary>
         public const string SecondPassMilliseconds = "transformer2.second_pass_ms";
 
+        /// <summary>The whole <see cref="DispatchDecision"/> (read it with <see cref="TransformerSquaredChatExtensions.GetDispatchDecision(ChatResponse)"/>).</summary>
+        public const string Decision = "transformer2.decision";
+
         /// <summary>Request option: the few-shot task key.</summary>
         public const string TaskKey = "transformer2.task";
     }
@@ -167,6 +170,7 @@ public sealed class TransformerSquaredChatClient : IChatClient
     {
         var properties = new AdditionalPropertiesDictionary
         {
+            [DecisionKeys.Decision] = decision,
             [DecisionKeys.Strategy] = decision.Strategy,
             [DecisionKeys.Label] = decision.Label,
             [DecisionKeys.Weights] = decision.Plan.WeightsByExpert(),

@@ -170,16 +170,30 @@ public sealed class TransformerSquaredBuilder
     }
 
     /// <summary>First pass: a cached mixture per task, found by few-shot search over the experts' mixing weights.</summary>
+    /// <param name="experts">The experts whose mixing weights are searched.</param>
+    /// <param name="configure">Registers tasks (<see cref="FewShotStrategy.AddTask"/>) and their shots.</param>
+    /// <param name="search">CEM settings; the authors' by default.</param>
+    /// <param name="perMatrixWeights">One weight per expert and matrix instead of one per expert.</param>
+    /// <param name="randomShooting">Random shooting instead of CEM (the paper's ablation).</param>
+    /// <param name="fallback">Decides requests without a known task key (for example prompt dispatch); null answers them with the base model.</param>
     public TransformerSquaredBuilder UseFewShotDispatch(IReadOnlyList<string> experts, Action<FewShotStrategy>? configure = null, SearchOptions? search = null,
-        bool perMatrixWeights = false, bool randomShooting = false)
+        bool perMatrixWeights = false, bool randomShooting = false, IDispatchStrategy? fallback = null)
     {
         ArgumentNullException.ThrowIfNull(experts);
         _strategy = () =>
         {
-            var strategy = new FewShotStrategy(experts, search, perMatrixWeights, randomShooting);
+            var strategy = new FewShotStrategy(experts, search, perMatrixWeights, randomShooting, fallback);
             configure?.Invoke(strategy);
             return strategy;
         };
+        return this;
+    }
+
+    /// <summary>No first pass: every request uses <paramref name="plan"/> (for example one expert, or a fixed mixture).</summary>
+    public TransformerSquaredBuilder UseFixedPlan(AdaptationPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        _strategy = () => new FixedPlanStrategy(plan);
         return this;
     }
 
@@ -338,21 +352,12 @@ public sealed class TransformerSquaredBuilder
             var source = WeightSource.FromModule(model);
             using var cache = DecompositionCache.OpenOrBuild(source, _targets, _cachePath, identity,
                 new Progress<DecompositionProgress>(p => progress?.Report($"SVD {p}")), logger, cancellationToken);
-            SvfInjector.Inject(model, _targets.IsTarget, (name, _) =>
-            {
-                using var factors = cache.GetFactors(name);
-                return (factors.U.alias(), factors.S.alias(), factors.V.alias());
-            });
+            SvfInjector.InjectFromCache(model, cache);
         }
         else
         {
             progress?.Report("Decomposing targets in memory (use UseDecompositionCache to keep the result)");
-            SvfInjector.Inject(model, _targets.IsTarget, (name, weight) =>
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                using var factors = SvdFactors.Decompose(weight);
-                return (factors.U.alias(), factors.S.alias(), factors.V.alias());
-            });
+            SvfInjector.InjectDecomposed(model, _targets, cancellationToken);
         }
     }
 
