@@ -97,6 +97,23 @@ public class LlavaPipelineTests
     }
 
     [Test]
+    public async Task FirstPassesWithImagesLeaveNoTensorsBehind()
+    {
+        using var llava = Model();
+        await using var t2 = Builder(llava).AddExpert(Expert(llava, "even-expert", seed: 2)).AddExpert(Expert(llava, "cls", seed: 4))
+            .UseClassificationExpert("cls", c => c.Add("even", "even-expert", "Even things."), maxFirstPassTokens: 2)
+            .Build();
+        var request = new[] { ChatMessage.User(Question, ChatImage.FromBytes(Png(5))) };
+        await t2.DecideAsync(request);
+        // The first pass runs on this thread (factored leases are granted synchronously), so its tensors are counted here.
+        int thread = Environment.CurrentManagedThreadId;
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 10; i++) await t2.DecideAsync(request);
+        Assert.That(Environment.CurrentManagedThreadId, Is.EqualTo(thread), "the premise: the passes ran on this thread");
+        Assert.That(TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount, Is.EqualTo(before));
+    }
+
+    [Test]
     public async Task PromptDispatchWithoutImagesClassifiesTheTextAlone()
     {
         using var llava = Model();
