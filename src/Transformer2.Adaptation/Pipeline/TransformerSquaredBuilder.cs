@@ -340,8 +340,10 @@ public sealed class TransformerSquaredBuilder
     {
         if (llava is null) return model.Config.ModelType == LlamaConfig.MistralModelType ? MistralInstructChatTemplate.Instance : Llama3ChatTemplate.Instruct;
         if (tokenizer.SpecialTokens.ContainsKey("<|start_header_id|>")) return Llama3ChatTemplate.Instruct;
+        // LLaVA-1.5 checkpoints are Vicuna-tuned; NeXT ones come with several language models, so no guess there.
+        if (llava.Config.ModelType == LlavaConfig.LlavaModelType) return LlavaVicunaChatTemplate.Instance;
         throw new InvalidOperationException(
-            $"The {llava.Config.ModelType} model's tokenizer is not Llama-3's, and there is no built-in chat template for it (LLaVA-1.5 uses a Vicuna-style 'USER: <image>\n… ASSISTANT:' prompt); pass one with UseChatTemplate or UseLlava(…, template).");
+            $"The {llava.Config.ModelType} model's tokenizer is not Llama-3's, and there is no built-in chat template for its language model; pass one with UseChatTemplate or UseLlava(…, template).");
     }
 
     void Inject(TorchSharp.torch.nn.Module model, string identity, IProgress<string>? progress, ILogger logger, CancellationToken cancellationToken)

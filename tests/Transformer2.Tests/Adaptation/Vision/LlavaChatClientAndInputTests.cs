@@ -4,6 +4,7 @@ using Transformer2.Adaptation.ChatClient;
 using Transformer2.Adaptation.DependencyInjection;
 using Transformer2.Adaptation.Pipeline;
 using Transformer2.Models.Llava;
+using Transformer2.Tests.Models.Llava;
 using static Transformer2.Tests.Adaptation.Vision.VisionFixture;
 using T2Chat = Transformer2.Models.Chat;
 
@@ -106,7 +107,12 @@ public class LlavaChatClientAndInputTests
             .UseLlava(llava, Processor, BigramFixture.Tokenizer, Template).Build());
         Assert.That(tokenizer!.Message, Does.Contain("'<image>'").And.Contain("100"));
 
-        var template = Assert.Throws<InvalidOperationException>(() => new TransformerSquaredBuilder().UseLlava(llava, Processor, Tokenizer).Build());
+        using (var vicuna = new TransformerSquaredBuilder().UseLlava(llava, Processor, Tokenizer).Build())
+            Assert.That(vicuna.Backbone.Template, Is.SameAs(T2Chat.LlavaVicunaChatTemplate.Instance), "LLaVA-1.5 without a Llama-3 tokenizer: its Vicuna prompt");
+        var nextConfig = TinyLlava.Config(next: true);
+        using var next15 = TinyLlava.Create(nextConfig);
+        var nextProcessor = new LlavaImageProcessor(LlavaImageProcessorConfig.LlavaNext with { ShortestEdge = 8, CropSize = 8, ImageGridPinpoints = nextConfig.ImageGridPinpoints });
+        var template = Assert.Throws<InvalidOperationException>(() => new TransformerSquaredBuilder().UseLlava(next15, nextProcessor, Tokenizer).Build());
         Assert.That(template!.Message, Does.Contain("UseChatTemplate"));
     }
 
