@@ -33,8 +33,8 @@ public static class AdaptationStrategiesSample
         var strategies = new (string Title, Func<TransformerSquaredBuilder, TransformerSquaredBuilder> Configure)[]
         {
             ("base model (no strategy: no first pass, no expert)", b => b),
-            ("fixed plan: the same mixture for every request", b => b.UseStrategy(new FixedPlanStrategy(
-                AdaptationPlan.Mixture(Experts, MixtureWeights.Global([0.5, 0.25, 0.25]))))),
+            ("fixed plan: the same mixture for every request", b => b.UseFixedPlan(
+                AdaptationPlan.Mixture(Experts, MixtureWeights.Global([0.5, 0.25, 0.25])))),
             // The first pass is a short generation: 16 tokens are plenty for a one-word label.
             ("prompt dispatch", b => b.UsePromptDispatch(Categories, maxFirstPassTokens: 16)),
             ("classification expert: the same, with the cls expert applied while classifying",

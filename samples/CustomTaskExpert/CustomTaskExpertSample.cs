@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Transformer2.Adaptation.Dispatch;
 using Transformer2.Adaptation.Pipeline;
 using Transformer2.Core.Experts;
 using Transformer2.Training.Reinforce;
@@ -76,7 +75,7 @@ public static partial class CustomTaskExpertSample
         await using var adapted = await new TransformerSquaredBuilder()
             .UseModelFolder(modelFolder)
             .AddExpert(expertFile)
-            .UseStrategy(new FixedPlanStrategy(AdaptationPlan.Single(ExpertName)))
+            .UseFixedPlan(AdaptationPlan.Single(ExpertName))
             .ConfigureGeneration(g => g with { MaxNewTokens = 12 })
             .BuildAsync(cancellationToken: cancellationToken);
         int baseRight = 0, expertRight = 0;

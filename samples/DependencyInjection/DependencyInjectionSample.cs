@@ -4,7 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Transformer2.Adaptation.DependencyInjection;
-using Keys = Transformer2.Adaptation.ChatClient.TransformerSquaredChatClient.DecisionKeys;
+using Transformer2.Adaptation.ChatClient;
 
 namespace Transformer2.Samples.DependencyInjection;
 
@@ -81,7 +81,7 @@ public static class DependencyInjectionSample
         {
             var adapted = await adaptive.GetResponseAsync(question, cancellationToken: cancellationToken);
             var plain = await baseline.GetResponseAsync(question, cancellationToken: cancellationToken);
-            var label = adapted.AdditionalProperties?[Keys.Label];   // the first pass's category
+            var label = adapted.GetDispatchDecision()?.Label;   // the first pass's category
             logger.LogInformation("Answered a {Label} question", label);
             output.WriteLine($"question: {question.Replace('\n', ' ')}");
             output.WriteLine($"  adapted (label {label}): {adapted.Text}");

@@ -9,6 +9,7 @@ namespace Transformer2.Adaptation.ChatClient;
 /// <see cref="IChatClient"/> over a <see cref="TransformerSquared"/> pipeline, so it plugs into Microsoft.Extensions.AI.
 /// </summary>
 /// <remarks>
+/// Images reach a LLaVA pipeline as <see cref="DataContent"/> with an <c>image/*</c> media type on a message.
 /// <see cref="ChatOptions"/> honoured: temperature, top-p, top-k, max output tokens, stop sequences, seed. The first
 /// pass's decision is returned in <c>AdditionalProperties</c> under <see cref="DecisionKeys"/>; a few-shot task key may be
 /// passed in the options' <c>AdditionalProperties</c> under <see cref="DecisionKeys.TaskKey"/>.
@@ -43,6 +44,9 @@ public sealed class TransformerSquaredChatClient : IChatClient
 
         /// <summary>Second-pass time in milliseconds.</summary>
         public const string SecondPassMilliseconds = "transformer2.second_pass_ms";
+
+        /// <summary>The whole <see cref="DispatchDecision"/> (read it with <see cref="TransformerSquaredChatExtensions.GetDispatchDecision(ChatResponse)"/>).</summary>
+        public const string Decision = "transformer2.decision";
 
         /// <summary>Request option: the few-shot task key.</summary>
         public const string TaskKey = "transformer2.task";
@@ -119,10 +123,34 @@ public sealed class TransformerSquaredChatClient : IChatClient
         if (_ownsPipeline) _pipeline.Dispose();
     }
 
+    /// <summary>
+    /// Text of each message, plus its images: <see cref="DataContent"/> with an <c>image/*</c> media type (bytes or a
+    /// <c>data:</c> URI) becomes a <see cref="T2Chat.ChatImage"/>. Other data and images by URL are refused rather than
+    /// silently dropped.
+    /// </summary>
     static IReadOnlyList<T2Chat.ChatMessage> Convert(IEnumerable<ChatMessage> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var converted = messages.Select(m => new T2Chat.ChatMessage(m.Role.Value, m.Text)).ToList();
+        var converted = new List<T2Chat.ChatMessage>();
+        foreach (var message in messages)
+        {
+            int index = converted.Count;
+            var images = new List<T2Chat.ChatImage>();
+            foreach (var content in message.Contents)
+            {
+                switch (content)
+                {
+                    case DataContent data when data.HasTopLevelMediaType("image"):
+                        images.Add(T2Chat.ChatImage.FromBytes(data.Data.ToArray(), data.Name ?? $"message {index} image {images.Count} ({data.MediaType})"));
+                        break;
+                    case DataContent data:
+                        throw new ArgumentException($"Message {index} carries {data.MediaType} data; only images (image/*) are supported.", nameof(messages));
+                    case UriContent uri when uri.HasTopLevelMediaType("image"):
+                        throw new ArgumentException($"Message {index} refers to an image by URL ({uri.Uri}); remote images are not fetched: pass the bytes as DataContent.", nameof(messages));
+                }
+            }
+            converted.Add(new T2Chat.ChatMessage(message.Role.Value, message.Text) { Images = images });
+        }
         if (converted.Count == 0) throw new ArgumentException("The conversation is empty.", nameof(messages));
         return converted;
     }
@@ -142,6 +170,7 @@ public sealed class TransformerSquaredChatClient : IChatClient
     {
         var properties = new AdditionalPropertiesDictionary
         {
+            [DecisionKeys.Decision] = decision,
             [DecisionKeys.Strategy] = decision.Strategy,
             [DecisionKeys.Label] = decision.Label,
             [DecisionKeys.Weights] = decision.Plan.WeightsByExpert(),

@@ -6,7 +6,10 @@ namespace Transformer2.Adaptation.DependencyInjection;
 /// <summary>Configuration of a pipeline registered with <c>AddTransformerSquared</c> (bindable from configuration).</summary>
 public sealed class TransformerSquaredOptions
 {
-    /// <summary>Hugging Face model folder (config.json, safetensors, tokenizer files). Required.</summary>
+    /// <summary>
+    /// Hugging Face model folder (config.json, safetensors, tokenizer files). Required. A LLaVA folder (<c>model_type</c>
+    /// <c>llava</c> or <c>llava_next</c>, with <c>preprocessor_config.json</c>) gives a pipeline that takes images.
+    /// </summary>
     public string? ModelFolder { get; set; }
 
     /// <summary>Weights dtype: <c>float32</c>, <c>bfloat16</c> or <c>float16</c>.</summary>

@@ -1,5 +1,7 @@
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Transformer2.Adaptation.Dispatch;
+using Transformer2.Models.Llava;
 
 namespace Transformer2.Adaptation.DependencyInjection;
 
@@ -15,6 +17,8 @@ public sealed class TransformerSquaredOptionsValidator : IValidateOptions<Transf
         string prefix = string.IsNullOrEmpty(name) ? "Transformer2" : $"Transformer2 '{name}'";
         if (string.IsNullOrWhiteSpace(options.ModelFolder)) failures.Add($"{prefix}: ModelFolder is required.");
         else if (!Directory.Exists(options.ModelFolder)) failures.Add($"{prefix}: ModelFolder '{options.ModelFolder}' does not exist.");
+        else if (LlavaModelType(options.ModelFolder) is { } llava && !File.Exists(Path.Combine(options.ModelFolder, LlavaImageProcessor.ConfigFile)))
+            failures.Add($"{prefix}: ModelFolder '{options.ModelFolder}' holds a {llava} model but no {LlavaImageProcessor.ConfigFile}.");
         if (!DTypes.Contains(options.DType, StringComparer.OrdinalIgnoreCase)) failures.Add($"{prefix}: DType '{options.DType}' is not one of {string.Join(", ", DTypes)}.");
         foreach (var file in options.ExpertFiles.Where(f => !File.Exists(f))) failures.Add($"{prefix}: expert file '{file}' does not exist.");
         foreach (var folder in options.ExpertFolders.Where(f => !Directory.Exists(f))) failures.Add($"{prefix}: expert folder '{folder}' does not exist.");
@@ -27,5 +31,24 @@ public sealed class TransformerSquaredOptionsValidator : IValidateOptions<Transf
         if (options.MaxNewTokens < 1) failures.Add($"{prefix}: MaxNewTokens must be at least 1.");
         if (!(options.Temperature >= 0)) failures.Add($"{prefix}: Temperature must be 0 or positive.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>The folder's LLaVA <c>model_type</c>, or null for anything else (including unreadable configs, which loading reports).</summary>
+    static string? LlavaModelType(string folder)
+    {
+        string path = Path.Combine(folder, "config.json");
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var json = JsonDocument.Parse(File.ReadAllText(path));
+            return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("model_type", out var type)
+                && type.ValueKind == JsonValueKind.String && type.GetString() is LlavaConfig.LlavaModelType or LlavaConfig.LlavaNextModelType
+                ? type.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }

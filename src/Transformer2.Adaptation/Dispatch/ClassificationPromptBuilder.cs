@@ -37,14 +37,32 @@ public static partial class ClassificationPromptBuilder
         return text.ToString();
     }
 
-    /// <summary>The conversation of the first pass: the classification system prompt and the question.</summary>
-    public static IReadOnlyList<ChatMessage> Messages(IReadOnlyList<ExpertCategory> categories, IReadOnlyList<ChatMessage> request) =>
-        [ChatMessage.System(SystemPrompt(categories)), ChatMessage.User(Question(request))];
+    /// <summary>
+    /// The conversation of the first pass: the classification system prompt and the question (the last user message).
+    /// With <paramref name="includeImages"/> the question keeps that message's images, so a vision-language model classifies
+    /// what it is shown (the authors' pipeline is text-only; a VQA question alone often does not say which skill it needs);
+    /// without, the images and their <c>&lt;image&gt;</c> placeholders are left out.
+    /// </summary>
+    public static IReadOnlyList<ChatMessage> Messages(IReadOnlyList<ExpertCategory> categories, IReadOnlyList<ChatMessage> request, bool includeImages = true)
+    {
+        var question = LastUser(request);
+        var user = includeImages
+            ? ChatMessage.User(question.Content) with { Images = question.Images }
+            : ChatMessage.User(WithoutPlaceholders(question.Content));
+        return [ChatMessage.System(SystemPrompt(categories)), user];
+    }
 
     /// <summary>The text classified: the last user message (the authors classify the problem text alone).</summary>
-    public static string Question(IReadOnlyList<ChatMessage> request) =>
-        request.LastOrDefault(m => m.Role == ChatRoles.User)?.Content
+    public static string Question(IReadOnlyList<ChatMessage> request) => LastUser(request).Content;
+
+    static ChatMessage LastUser(IReadOnlyList<ChatMessage> request) =>
+        request.LastOrDefault(m => m.Role == ChatRoles.User)
         ?? throw new ArgumentException("The request has no user message to classify.", nameof(request));
+
+    /// <summary>The text without image placeholders (and the line break LLaVA prompts put after each).</summary>
+    static string WithoutPlaceholders(string text) =>
+        text.Replace(Models.Llava.LlavaPrompt.ImagePlaceholder + "\n", "", StringComparison.Ordinal)
+            .Replace(Models.Llava.LlavaPrompt.ImagePlaceholder, "", StringComparison.Ordinal);
 
     /// <summary>
     /// The category in the first <c>\boxed{…}</c> of <paramref name="completion"/>, or null for none or an unknown label.

@@ -25,12 +25,26 @@ public sealed class DispatchContext
 
     internal ExpertApplier Applier => _applier;
 
-    /// <summary>Generates greedily for <paramref name="conversations"/> (batched) with <paramref name="plan"/> in effect.</summary>
-    public async Task<IReadOnlyList<(string Text, GenerationResult Result, int PromptTokens)>> GenerateAsync(
+    /// <summary>
+    /// Generates greedily for <paramref name="conversations"/> (batched) with <paramref name="plan"/> in effect. Images on
+    /// the messages reach the model on a LLaVA backbone (and are refused by a text backbone).
+    /// </summary>
+    public Task<IReadOnlyList<(string Text, GenerationResult Result, int PromptTokens)>> GenerateAsync(
         AdaptationPlan plan, IReadOnlyList<IReadOnlyList<ChatMessage>> conversations, int maxNewTokens, IReadOnlyList<string>? stopStrings = null,
         CancellationToken cancellationToken = default, Core.Svf.SvfBlendCache? blend = null)
     {
-        var prompts = conversations.Select(c => (IReadOnlyList<int>)_backbone.EncodePrompt(c)).ToList();
+        ArgumentNullException.ThrowIfNull(conversations);
+        var prompts = conversations.Select(_backbone.Prepare).ToList();
+        return GenerateAsync(plan, prompts, null, maxNewTokens, stopStrings, cancellationToken, blend);
+    }
+
+    /// <summary>Generates for prompts already prepared; <paramref name="embedder"/> (for these rows) defaults to running the vision tower.</summary>
+    internal async Task<IReadOnlyList<(string Text, GenerationResult Result, int PromptTokens)>> GenerateAsync(
+        AdaptationPlan plan, IReadOnlyList<PreparedPrompt> prompts, PromptEmbedder? embedder, int maxNewTokens, IReadOnlyList<string>? stopStrings,
+        CancellationToken cancellationToken, Core.Svf.SvfBlendCache? blend)
+    {
+        embedder ??= _backbone.Embedder(prompts);
+        var ids = prompts.Select(p => (IReadOnlyList<int>)p.Ids).ToList();
         var options = new GenerationOptions
         {
             MaxNewTokens = maxNewTokens,
@@ -41,8 +55,13 @@ public sealed class DispatchContext
         IReadOnlyList<GenerationResult> results;
         using (lease.Enter())
         using (TorchSharp.torch.no_grad())
-            results = new TextGenerator(_backbone.Model, Decode).GenerateBatch(prompts, options, cancellationToken);
-        return results.Select((r, i) => (Decode(r.TokenIds), r, prompts[i].Count)).ToList();
+        {
+            var generator = new TextGenerator(_backbone.Model, Decode);
+            results = embedder is null
+                ? generator.GenerateBatch(ids, options, cancellationToken)
+                : generator.GenerateBatch(ids, options, embedder, cancellationToken);
+        }
+        return results.Select((r, i) => (Decode(r.TokenIds), r, ids[i].Count)).ToList();
     }
 
     string Decode(IReadOnlyList<int> ids) => _backbone.Tokenizer.Decode(ids, skipSpecialTokens: true);

@@ -15,6 +15,8 @@ namespace Transformer2.Adaptation.Dispatch;
 /// <remarks>
 /// Fitness is the accuracy on the shots under greedy decoding; ties are broken by the mean per-token log-probability
 /// of the correct answers, taken from the generation itself (the same model and weights the authors score them with).
+/// Shots with images (<see cref="TaskItem.ImageBytes"/> or <see cref="TaskItem.ImagePath"/>, such as VQA items) are
+/// shown them on a LLaVA backbone, in generation and so in the log-probabilities.
 /// In merged mode each candidate is materialised by blending cached per-expert compositions (<see cref="SvfBlendCache"/>),
 /// not by recomposing; in factored mode a candidate is only a new multiplier vector.
 /// </remarks>
@@ -111,7 +113,9 @@ public sealed class FewShotStrategy : IDispatchStrategy
                         .Cast<IReadOnlyDictionary<string, TorchSharp.torch.Tensor>>().ToList(),
                     cancellationToken)
                 : null;
-            var conversations = entry.Shots.Select(s => entry.Task.BuildMessages(s)).ToList();
+            // The shots' images ride on their messages; their features are computed once for the whole search.
+            var prompts = entry.Shots.Select(s => context.Backbone.Prepare(TaskItemImages.Attach(entry.Task.BuildMessages(s), s))).ToList();
+            using var images = context.Backbone.Precompute(prompts);
 
             async ValueTask<CandidateFitness> Fitness(IReadOnlyList<double> candidate, CancellationToken ct)
             {
@@ -119,7 +123,7 @@ public sealed class FewShotStrategy : IDispatchStrategy
                 // All-zero weights leave W' undefined (ΣS⊙z' = 0); the authors' code composes NaNs there and scores 0.
                 if ((weights.Targets ?? ["*"]).Any(t => weights.For(t).All(a => a == 0))) return new CandidateFitness(0);
                 var plan = AdaptationPlan.Mixture(_experts, weights);
-                var outputs = await context.GenerateAsync(plan, conversations, entry.Task.Generation.MaxNewTokens, entry.Task.Generation.StopStrings, ct, blend).ConfigureAwait(false);
+                var outputs = await context.GenerateAsync(plan, prompts, images?.Embed, entry.Task.Generation.MaxNewTokens, entry.Task.Generation.StopStrings, ct, blend).ConfigureAwait(false);
                 int correct = 0;
                 double logLikelihood = 0;
                 for (int i = 0; i < outputs.Count; i++)

@@ -41,6 +41,12 @@ public sealed class PromptDispatchStrategy : IDispatchStrategy
     /// <summary>The categories.</summary>
     public IReadOnlyList<ExpertCategory> Categories => _categories;
 
+    /// <summary>
+    /// Whether the first pass shows the question's images to the model (default true; see
+    /// <see cref="ClassificationPromptBuilder.Messages"/>). False classifies the question's text alone, as the authors' pipeline.
+    /// </summary>
+    public bool ClassifyWithImages { get; init; } = true;
+
     /// <inheritdoc />
     public void Validate(DispatchContext context)
     {
@@ -57,11 +63,12 @@ public sealed class PromptDispatchStrategy : IDispatchStrategy
     public async ValueTask<DispatchDecision> DecideAsync(DispatchContext context, IReadOnlyList<ChatMessage> messages, AnswerOptions options, CancellationToken cancellationToken)
     {
         var firstPassPlan = _classificationExpert is null ? AdaptationPlan.Base : AdaptationPlan.Single(_classificationExpert);
-        var outputs = await context.GenerateAsync(firstPassPlan, [ClassificationPromptBuilder.Messages(_categories, messages)], _maxTokens, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var outputs = await context.GenerateAsync(firstPassPlan, [ClassificationPromptBuilder.Messages(_categories, messages, ClassifyWithImages)], _maxTokens, cancellationToken: cancellationToken).ConfigureAwait(false);
         string text = outputs[0].Text;
         var category = ClassificationPromptBuilder.Parse(text, _categories);
-        return category is null
+        var decision = category is null
             ? new DispatchDecision(Name, ClassificationPrompt.Other, AdaptationPlan.Base, text)
             : new DispatchDecision(Name, category.Label, AdaptationPlan.Single(category.Expert), text);
+        return decision with { FirstPassPromptTokens = outputs[0].PromptTokens };
     }
 }

@@ -5,4 +5,8 @@ namespace Transformer2.Adaptation.Pipeline;
 /// <param name="Label">The category the prompt was classified into (<c>other</c> when none fitted), or the task key for few-shot.</param>
 /// <param name="Plan">The experts and weights the second pass uses.</param>
 /// <param name="FirstPassText">What the model said in the first pass, if it generated anything.</param>
-public sealed record DispatchDecision(string Strategy, string? Label, AdaptationPlan Plan, string? FirstPassText = null);
+public sealed record DispatchDecision(string Strategy, string? Label, AdaptationPlan Plan, string? FirstPassText = null)
+{
+    /// <summary>Tokens of the first pass's prompt (image tokens included), when it ran the model; 0 otherwise.</summary>
+    public int FirstPassPromptTokens { get; init; }
+}

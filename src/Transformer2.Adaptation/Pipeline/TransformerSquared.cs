@@ -16,7 +16,8 @@ namespace Transformer2.Adaptation.Pipeline;
 /// <remarks>
 /// Build one with <see cref="TransformerSquaredBuilder"/> (or through dependency injection). Thread-safe: concurrent
 /// requests in factored mode run in parallel with their own experts; in merged mode requests that need different
-/// weights take turns. Every answer equals what the same request gives when run alone.
+/// weights take turns. Every answer equals what the same request gives when run alone. On a LLaVA backbone messages may
+/// carry images (<see cref="ChatMessage.Images"/>); both passes see them (see <see cref="PromptDispatchStrategy"/>).
 /// </remarks>
 public sealed partial class TransformerSquared : IAsyncDisposable, IDisposable
 {
@@ -93,6 +94,9 @@ public sealed partial class TransformerSquared : IAsyncDisposable, IDisposable
         var generation = Merge(options);
         generation.Validate();
 
+        // Prepared before the first pass, so a bad image fails the request at once; both passes share the preprocessing.
+        var prompt = Backbone.Prepare(messages);
+
         using var activity = AdaptationTelemetry.ActivitySource.StartActivity("transformer2.answer");
         var clock = Stopwatch.StartNew();
         DispatchDecision decision;
@@ -107,7 +111,6 @@ public sealed partial class TransformerSquared : IAsyncDisposable, IDisposable
         yield return new TwoPassUpdate(decision, "", null);
 
         clock.Restart();
-        var prompt = Backbone.EncodePrompt(messages);
         var tokens = new List<int>();
         var emitted = 0;
         FinishReason finish = FinishReason.MaxNewTokens;
@@ -115,7 +118,7 @@ public sealed partial class TransformerSquared : IAsyncDisposable, IDisposable
         int holdBack = generation.StopStrings.Count == 0 ? 0 : generation.StopStrings.Max(x => x.Length) - 1;
         using (AdaptationTelemetry.ActivitySource.StartActivity("transformer2.second_pass"))
         using (var lease = await _applier.AcquireAsync(decision.Plan, cancellationToken).ConfigureAwait(false))
-        using (var session = new GenerationSession(Backbone.Model, [prompt], generation, Decode))
+        using (var session = new GenerationSession(Backbone.Model, [prompt.Ids], generation, Decode, Backbone.Embedder([prompt])))
         {
             bool stopped = false;
             while (!session.Done && !stopped)
@@ -155,7 +158,7 @@ public sealed partial class TransformerSquared : IAsyncDisposable, IDisposable
         AdaptationTelemetry.FirstPassSeconds.Record(firstPass.TotalSeconds, tags);
         AdaptationTelemetry.SecondPassSeconds.Record(secondPass.TotalSeconds, tags);
         AdaptationTelemetry.GeneratedTokens.Add(tokens.Count, tags);
-        yield return new TwoPassUpdate(decision, "", new TwoPassResult(answer, decision, firstPass, secondPass, prompt.Length, tokens.Count, firstPassTokens, finish));
+        yield return new TwoPassUpdate(decision, "", new TwoPassResult(answer, decision, firstPass, secondPass, prompt.Ids.Length, tokens.Count, firstPassTokens, finish));
     }
 
     /// <summary>
@@ -206,7 +209,11 @@ public sealed partial class TransformerSquared : IAsyncDisposable, IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _applier.Dispose();
         Experts.Dispose();
-        if (_ownsBackbone) Backbone.Model.Dispose();
+        if (_ownsBackbone)
+        {
+            if (Backbone.Llava is { } llava) llava.Dispose();
+            else Backbone.Model.Dispose();
+        }
     }
 
     /// <inheritdoc />

@@ -9,6 +9,7 @@ using Transformer2.Core.Svf;
 using Transformer2.Models.Chat;
 using Transformer2.Models.Generation;
 using Transformer2.Models.Llama;
+using Transformer2.Models.Llava;
 using Transformer2.Models.Tokenization;
 using static TorchSharp.torch;
 
@@ -28,6 +29,8 @@ namespace Transformer2.Adaptation.Pipeline;
 ///     .BuildAsync();
 /// var result = await t2.AnswerAsync([ChatMessage.User("What is 17 * 23?")]);
 /// </code>
+/// A LLaVA folder (<c>model_type</c> <c>llava</c> or <c>llava_next</c>) loads the vision tower and the image processor as
+/// well, and requests may then carry images (<see cref="ChatMessage.Images"/>); see also <see cref="UseLlava"/>.
 /// </example>
 public sealed class TransformerSquaredBuilder
 {
@@ -35,6 +38,8 @@ public sealed class TransformerSquaredBuilder
     ScalarType _dtype = ScalarType.Float32;
     Device? _device;
     LlamaForCausalLM? _model;
+    LlavaForConditionalGeneration? _llava;
+    LlavaImageProcessor? _processor;
     ITextTokenizer? _tokenizer;
     IChatTemplate? _template;
     string? _identity;
@@ -48,7 +53,10 @@ public sealed class TransformerSquaredBuilder
     GenerationOptions _generation = new() { MaxNewTokens = 512 };
     ILoggerFactory _loggers = NullLoggerFactory.Instance;
 
-    /// <summary>Loads the backbone from a Hugging Face folder (config.json, safetensors, tokenizer files) when built.</summary>
+    /// <summary>
+    /// Loads the backbone from a Hugging Face folder (config.json, safetensors, tokenizer files) when built. A LLaVA folder
+    /// (<c>model_type</c> <c>llava</c> or <c>llava_next</c>, with <c>preprocessor_config.json</c>) gives a backbone that takes images.
+    /// </summary>
     public TransformerSquaredBuilder UseModelFolder(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
@@ -56,6 +64,8 @@ public sealed class TransformerSquaredBuilder
         _dtype = dtype;
         _device = device;
         _model = null;
+        _llava = null;
+        _processor = null;
         return this;
     }
 
@@ -65,6 +75,25 @@ public sealed class TransformerSquaredBuilder
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
         _template = template;
+        _folder = null;
+        _llava = null;
+        _processor = null;
+        return this;
+    }
+
+    /// <summary>
+    /// Uses an already loaded LLaVA model (LLaVA-1.5 or LLaVA-NeXT): requests may carry images, which
+    /// <paramref name="processor"/> preprocesses; SVF experts adapt its language model. Without SVF layers they are injected
+    /// at build time. The template defaults to Llama-3 Instruct when the tokenizer is Llama-3's (Llama3-LLaVA-NeXT); other
+    /// LLaVA checkpoints need one given here or with <see cref="UseChatTemplate"/>.
+    /// </summary>
+    public TransformerSquaredBuilder UseLlava(LlavaForConditionalGeneration model, LlavaImageProcessor processor, ITextTokenizer tokenizer, IChatTemplate? template = null)
+    {
+        _llava = model ?? throw new ArgumentNullException(nameof(model));
+        _processor = processor ?? throw new ArgumentNullException(nameof(processor));
+        _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
+        _template = template;
+        _model = null;
         _folder = null;
         return this;
     }
@@ -141,16 +170,30 @@ public sealed class TransformerSquaredBuilder
     }
 
     /// <summary>First pass: a cached mixture per task, found by few-shot search over the experts' mixing weights.</summary>
+    /// <param name="experts">The experts whose mixing weights are searched.</param>
+    /// <param name="configure">Registers tasks (<see cref="FewShotStrategy.AddTask"/>) and their shots.</param>
+    /// <param name="search">CEM settings; the authors' by default.</param>
+    /// <param name="perMatrixWeights">One weight per expert and matrix instead of one per expert.</param>
+    /// <param name="randomShooting">Random shooting instead of CEM (the paper's ablation).</param>
+    /// <param name="fallback">Decides requests without a known task key (for example prompt dispatch); null answers them with the base model.</param>
     public TransformerSquaredBuilder UseFewShotDispatch(IReadOnlyList<string> experts, Action<FewShotStrategy>? configure = null, SearchOptions? search = null,
-        bool perMatrixWeights = false, bool randomShooting = false)
+        bool perMatrixWeights = false, bool randomShooting = false, IDispatchStrategy? fallback = null)
     {
         ArgumentNullException.ThrowIfNull(experts);
         _strategy = () =>
         {
-            var strategy = new FewShotStrategy(experts, search, perMatrixWeights, randomShooting);
+            var strategy = new FewShotStrategy(experts, search, perMatrixWeights, randomShooting, fallback);
             configure?.Invoke(strategy);
             return strategy;
         };
+        return this;
+    }
+
+    /// <summary>No first pass: every request uses <paramref name="plan"/> (for example one expert, or a fixed mixture).</summary>
+    public TransformerSquaredBuilder UseFixedPlan(AdaptationPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        _strategy = () => new FixedPlanStrategy(plan);
         return this;
     }
 
@@ -208,26 +251,44 @@ public sealed class TransformerSquaredBuilder
     /// <summary>Loads what is needed and returns the pipeline (synchronously).</summary>
     public TransformerSquared Build(IProgress<string>? progress = null, CancellationToken cancellationToken = default)
     {
-        if (_folder is null && _model is null) throw new InvalidOperationException("No backbone: call UseModelFolder or UseModel before building.");
+        if (_folder is null && _model is null && _llava is null) throw new InvalidOperationException("No backbone: call UseModelFolder, UseModel or UseLlava before building.");
         var logger = _loggers.CreateLogger<TransformerSquared>();
-        bool ownsModel = _model is null;
-        var model = _model;
+        bool ownsModel = _model is null && _llava is null;
+        var llava = _llava;
+        var processor = _processor;
+        var model = _model ?? _llava?.LanguageModel;
         var tokenizer = _tokenizer;
         try
         {
             if (model is null)
             {
                 progress?.Report($"Loading {_folder}");
-                model = LlamaForCausalLM.FromPretrained(_folder!, _dtype, _device, null, cancellationToken, logger);
+                if (IsLlavaFolder(_folder!))
+                {
+                    string processorFile = Path.Combine(_folder!, LlavaImageProcessor.ConfigFile);
+                    if (!File.Exists(processorFile))
+                        throw new FileNotFoundException($"Model folder '{_folder}' holds a LLaVA model but no {LlavaImageProcessor.ConfigFile}; images cannot be preprocessed without it.", processorFile);
+                    processor = LlavaImageProcessor.FromPretrained(_folder!);
+                    llava = LlavaForConditionalGeneration.FromPretrained(_folder!, _dtype, _device, null, cancellationToken, logger);
+                    model = llava.LanguageModel;
+                }
+                else
+                {
+                    model = LlamaForCausalLM.FromPretrained(_folder!, _dtype, _device, null, cancellationToken, logger);
+                }
                 tokenizer = TokenizerLoader.FromPretrained(_folder!);
             }
-            model.eval();
-            foreach (var p in model.parameters()) p.requires_grad = false;   // inference only
-            var template = _template ?? (model.Config.ModelType == LlamaConfig.MistralModelType ? MistralInstructChatTemplate.Instance : Llama3ChatTemplate.Instruct);
+            TorchSharp.torch.nn.Module root = llava is null ? model : llava;
+            root.eval();
+            foreach (var p in root.parameters()) p.requires_grad = false;   // inference only
+            var template = _template ?? DefaultTemplate(model, tokenizer!, llava);
             string identity = _identity ?? (_folder is not null ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(_folder))) : "");
 
-            if (SvfInjector.Find(model).Count == 0) Inject(model, identity, progress, logger, cancellationToken);
-            var backbone = new AdaptationBackbone(model, tokenizer!, template, identity);
+            // Into the LLaVA model, so target names are its own (model.language_model.layers.N…), as experts trained on it carry.
+            if (SvfInjector.Find(root).Count == 0) Inject(root, identity, progress, logger, cancellationToken);
+            var backbone = llava is null
+                ? new AdaptationBackbone(model, tokenizer!, template, identity)
+                : AdaptationBackbone.ForLlava(llava, processor!, tokenizer!, template, identity);
             var registry = new ExpertRegistry(backbone.TargetLengths, string.IsNullOrEmpty(identity) ? null : identity);
             try
             {
@@ -248,12 +309,44 @@ public sealed class TransformerSquaredBuilder
         }
         catch
         {
-            if (ownsModel) model?.Dispose();
+            if (ownsModel)
+            {
+                if (llava is not null) llava.Dispose();
+                else model?.Dispose();
+            }
             throw;
         }
     }
 
-    void Inject(LlamaForCausalLM model, string identity, IProgress<string>? progress, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>True when the folder's config.json names a LLaVA architecture.</summary>
+    static bool IsLlavaFolder(string folder)
+    {
+        string path = Path.Combine(folder, "config.json");
+        if (!File.Exists(path)) return false;   // the loader reports the missing file
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+            return json.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && json.RootElement.TryGetProperty("model_type", out var type) && type.ValueKind == System.Text.Json.JsonValueKind.String
+                && type.GetString() is LlavaConfig.LlavaModelType or LlavaConfig.LlavaNextModelType;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;   // the loader reports the malformed file
+        }
+    }
+
+    static IChatTemplate DefaultTemplate(LlamaForCausalLM model, ITextTokenizer tokenizer, LlavaForConditionalGeneration? llava)
+    {
+        if (llava is null) return model.Config.ModelType == LlamaConfig.MistralModelType ? MistralInstructChatTemplate.Instance : Llama3ChatTemplate.Instruct;
+        if (tokenizer.SpecialTokens.ContainsKey("<|start_header_id|>")) return Llama3ChatTemplate.Instruct;
+        // LLaVA-1.5 checkpoints are Vicuna-tuned; NeXT ones come with several language models, so no guess there.
+        if (llava.Config.ModelType == LlavaConfig.LlavaModelType) return LlavaVicunaChatTemplate.Instance;
+        throw new InvalidOperationException(
+            $"The {llava.Config.ModelType} model's tokenizer is not Llama-3's, and there is no built-in chat template for its language model; pass one with UseChatTemplate or UseLlava(…, template).");
+    }
+
+    void Inject(TorchSharp.torch.nn.Module model, string identity, IProgress<string>? progress, ILogger logger, CancellationToken cancellationToken)
     {
         if (_cachePath is not null)
         {
@@ -261,21 +354,12 @@ public sealed class TransformerSquaredBuilder
             var source = WeightSource.FromModule(model);
             using var cache = DecompositionCache.OpenOrBuild(source, _targets, _cachePath, identity,
                 new Progress<DecompositionProgress>(p => progress?.Report($"SVD {p}")), logger, cancellationToken);
-            SvfInjector.Inject(model, _targets.IsTarget, (name, _) =>
-            {
-                using var factors = cache.GetFactors(name);
-                return (factors.U.alias(), factors.S.alias(), factors.V.alias());
-            });
+            SvfInjector.InjectFromCache(model, cache);
         }
         else
         {
             progress?.Report("Decomposing targets in memory (use UseDecompositionCache to keep the result)");
-            SvfInjector.Inject(model, _targets.IsTarget, (name, weight) =>
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                using var factors = SvdFactors.Decompose(weight);
-                return (factors.U.alias(), factors.S.alias(), factors.V.alias());
-            });
+            SvfInjector.InjectDecomposed(model, _targets, cancellationToken);
         }
     }
 

@@ -9,7 +9,7 @@ namespace Transformer2.Adaptation.Pipeline;
 /// <param name="SecondPass">Time of the second pass (applying the experts and answering).</param>
 /// <param name="PromptTokens">Tokens of the second pass's prompt.</param>
 /// <param name="CompletionTokens">Tokens generated in the second pass.</param>
-/// <param name="FirstPassTokens">Tokens read and generated in the first pass.</param>
+/// <param name="FirstPassTokens">Tokens the first pass generated (its prompt length is <see cref="DispatchDecision.FirstPassPromptTokens"/>).</param>
 /// <param name="Finish">Why the second pass stopped.</param>
 public sealed record TwoPassResult(
     string Answer,

@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using Transformer2.Core.Svd;
 using static TorchSharp.torch;
 
 namespace Transformer2.Core.Svf;
@@ -40,6 +41,38 @@ public static class SvfInjector
             replaced[target] = svf;
         }
         return replaced;
+    }
+
+    /// <summary>
+    /// Replaces the layers <paramref name="targets"/> selects (default: the MLP projections, as the paper), decomposing each
+    /// weight in memory: the one call a training or inference program needs before it can use SVF vectors.
+    /// </summary>
+    /// <param name="root">The model.</param>
+    /// <param name="targets">Which weights; <see cref="TargetSelector.Default"/> when null.</param>
+    /// <param name="cancellationToken">Checked between matrices (a large model takes minutes; see <see cref="DecompositionCache"/> to keep the result).</param>
+    /// <exception cref="ArgumentException">No layer matched <paramref name="targets"/>.</exception>
+    public static IReadOnlyDictionary<string, SvfLinear> InjectDecomposed(nn.Module root, TargetSelector? targets = null, CancellationToken cancellationToken = default)
+    {
+        var selector = targets ?? TargetSelector.Default;
+        return Inject(root, selector.IsTarget, (_, weight) =>
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var factors = SvdFactors.Decompose(weight);
+            return (factors.U.alias(), factors.S.alias(), factors.V.alias());
+        });
+    }
+
+    /// <summary>Replaces the layers of every target in <paramref name="cache"/>, reading their factors from it.</summary>
+    /// <exception cref="ArgumentException">No layer matched the cache's targets.</exception>
+    public static IReadOnlyDictionary<string, SvfLinear> InjectFromCache(nn.Module root, DecompositionCache cache)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        var names = cache.Targets.ToHashSet(StringComparer.Ordinal);
+        return Inject(root, names.Contains, (name, _) =>
+        {
+            using var factors = cache.GetFactors(name);
+            return (factors.U.alias(), factors.S.alias(), factors.V.alias());
+        });
     }
 
     /// <summary>Finds the <see cref="SvfLinear"/> layers already in a model, by target name.</summary>

@@ -112,6 +112,35 @@ public sealed class SvfPolicy : ITrainablePolicy
     public void SaveBest(string folder, IReadOnlyList<KeyValuePair<string, Tensor>> snapshot, PolicySaveInfo info)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
+        WriteExpert(Path.Combine(folder, ExpertFileName), snapshot, info);
+    }
+
+    /// <summary>
+    /// Writes the best vectors of <paramref name="result"/> (a run of this policy) as an expert file at <paramref name="path"/>,
+    /// atomically, with the run's provenance and its validation accuracy under <see cref="ValidationAccuracyScore"/>.
+    /// The result keeps its tensors (the file gets copies).
+    /// </summary>
+    /// <param name="path">The expert file to write (<c>.safetensors</c>, with its JSON metadata beside it).</param>
+    /// <param name="result">What <see cref="ReinforceTrainer.TrainAsync"/> returned for this policy.</param>
+    /// <param name="options">The run's options (name, base model identity, seed, learning rate).</param>
+    /// <param name="taskName">The task trained on; the expert's name when <see cref="ReinforceOptions.ExpertName"/> is null.</param>
+    /// <exception cref="ArgumentException">The result's vectors are not this policy's targets.</exception>
+    public void SaveExpert(string path, TrainingResult result, ReinforceOptions options, string taskName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(taskName);
+        if (!result.BestVectors.Select(v => v.Key).SequenceEqual(_targets))
+            throw new ArgumentException("The training result's vectors are not this policy's SVF targets (was it trained with another policy?).", nameof(result));
+        WriteExpert(path, result.BestVectors, new PolicySaveInfo(options, taskName, result.BestIteration, result.BestValidationAccuracy ?? double.NaN));
+    }
+
+    /// <summary>The score under which <see cref="SaveBest"/> and <see cref="SaveExpert"/> record the validation accuracy.</summary>
+    public const string ValidationAccuracyScore = "validation_accuracy";
+
+    void WriteExpert(string path, IReadOnlyList<KeyValuePair<string, Tensor>> snapshot, PolicySaveInfo info)
+    {
         ArgumentNullException.ThrowIfNull(snapshot);
         ArgumentNullException.ThrowIfNull(info);
         var options = info.Options;
@@ -131,10 +160,13 @@ public sealed class SvfPolicy : ITrainablePolicy
                 ["kl_coefficient"] = options.KlCoefficient.ToString("R", CultureInfo.InvariantCulture),
                 ["created_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
             },
-            Scores = new Dictionary<string, double> { ["validation_accuracy"] = info.ValidationAccuracy },
+            // Never validated: no score rather than a NaN that JSON cannot hold.
+            Scores = double.IsNaN(info.ValidationAccuracy)
+                ? new Dictionary<string, double>()
+                : new Dictionary<string, double> { [ValidationAccuracyScore] = info.ValidationAccuracy },
         };
-        using var expert = new Expert(metadata, snapshot.Select(v => new KeyValuePair<string, Tensor>(v.Key, v.Value.clone())).ToList());
-        ExpertFile.Save(expert, Path.Combine(folder, ExpertFileName));
+        using var expert = new Expert(metadata, snapshot.Select(v => new KeyValuePair<string, Tensor>(v.Key, v.Value.detach().clone())).ToList());
+        ExpertFile.Save(expert, path);
     }
 
     /// <summary>The file <see cref="SaveBest"/> writes.</summary>

@@ -104,6 +104,14 @@ public static class DatasetRecords
         return data.Select(row => (JsonObject)ToNode(row)!).ToList();
     }
 
+    /// <summary>
+    /// A struct field: a binary field named <c>bytes</c> (Hugging Face's Image and Audio features, <c>{bytes, path}</c>) stays
+    /// binary, a <see cref="JsonValue"/> holding the <c>byte[]</c> (<c>GetValue&lt;byte[]&gt;()</c>; base64 when serialised);
+    /// other binary fields are read as UTF-8 text as before.
+    /// </summary>
+    private static JsonNode? StructField(string name, object? value) =>
+        name == "bytes" && value is byte[] bytes ? JsonValue.Create(bytes) : ToNode(value);
+
     private static JsonNode? ToNode(object? value) => value switch
     {
         null => null,
@@ -114,7 +122,7 @@ public static class DatasetRecords
         sbyte or byte or short or ushort or int or uint or long => JsonValue.Create(Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)),
         ulong u => JsonValue.Create(u),
         float or double or decimal => JsonValue.Create(Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture)),
-        IDictionary<string, object> dict => new JsonObject(dict.Select(kv => KeyValuePair.Create(kv.Key, ToNode(kv.Value)))),
+        IDictionary<string, object> dict => new JsonObject(dict.Select(kv => KeyValuePair.Create(kv.Key, StructField(kv.Key, kv.Value)))),
         IDictionary map => new JsonObject(map.Keys.Cast<object>().Select(k => KeyValuePair.Create(Convert.ToString(k, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, ToNode(map[k])))),
         IEnumerable list => new JsonArray(list.Cast<object?>().Select(ToNode).ToArray()),
         IFormattable f => JsonValue.Create(f.ToString(null, System.Globalization.CultureInfo.InvariantCulture)),

@@ -26,6 +26,12 @@ public sealed record TaskItem(string Id, string Prompt)
     /// <summary>Vision tasks: the image the question is about (a file path), or <see langword="null"/>.</summary>
     public string? ImagePath { get; init; }
 
+    /// <summary>
+    /// Vision tasks: the image as encoded bytes (PNG, JPEG, …) held in memory, as Hugging Face's Parquet exports store it;
+    /// used instead of <see cref="ImagePath"/> when set. Not copied: do not change the array afterwards.
+    /// </summary>
+    public byte[]? ImageBytes { get; init; }
+
     /// <summary>Other dataset fields kept for reports (MATH level and type, the full GSM8K solution, ...).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
 

@@ -7,7 +7,7 @@ namespace Transformer2.Training.Tasks;
 /// <summary>
 /// Loaders for visual question answering data: the official TextVQA and OKVQA files, and a plain records format.
 /// Every item holds the question (<see cref="TaskItem.Prompt"/>), the human answers (<see cref="TaskItem.References"/>)
-/// and the image file (<see cref="TaskItem.ImagePath"/>); images are read only when used.
+/// and the image (<see cref="TaskItem.ImagePath"/>, or <see cref="TaskItem.ImageBytes"/> for files that embed it); images are decoded only when used.
 /// </summary>
 public static class VqaDatasets
 {
@@ -80,9 +80,13 @@ public static class VqaDatasets
 
     /// <summary>
     /// Plain records (JSON lines, a JSON array or Parquet, see <see cref="DatasetRecords.Read"/>) with <c>question</c>,
-    /// <c>image</c> (a path, relative to <paramref name="imageFolder"/> or to the file's folder) and <c>answers</c> (strings or
-    /// <c>{"answer": …}</c> objects); <c>question_id</c> or <c>id</c> is the item id (the row number when absent).
+    /// <c>image</c> and <c>answers</c> (strings or <c>{"answer": …}</c> objects); <c>question_id</c> or <c>id</c> is the item id
+    /// (the row number when absent). <c>image</c> is a path (relative to <paramref name="imageFolder"/> or to the file's
+    /// folder), or Hugging Face's Image feature <c>{bytes, path}</c> as its Parquet exports of TextVQA/OKVQA store it: the
+    /// encoded bytes become <see cref="TaskItem.ImageBytes"/> (base64 text is accepted in JSON files) and the stored path
+    /// goes to <c>Metadata["image_path"]</c>; a struct with no bytes falls back to its path.
     /// </summary>
+    /// <exception cref="InvalidDataException">A row lacks a field, or its image has neither bytes nor a path; the message names the file and row.</exception>
     public static IReadOnlyList<TaskItem> LoadRecords(string path, string? imageFolder = null)
     {
         var rows = DatasetRecords.Read(path);
@@ -94,13 +98,53 @@ public static class VqaDatasets
             string where = $"row {i}";
             string id = row.ContainsKey("question_id") ? Scalar(path, where, row, "question_id")
                 : row.ContainsKey("id") ? Scalar(path, where, row, "id") : i.ToString(CultureInfo.InvariantCulture);
+            var (imagePath, imageBytes, imageName) = Image(path, where, row, folder);
             items.Add(new TaskItem(id, Scalar(path, where, row, "question"))
             {
                 References = Answers(path, where, row["answers"]),
-                ImagePath = Path.Combine(folder, Scalar(path, where, row, "image")),
+                ImagePath = imagePath,
+                ImageBytes = imageBytes,
+                Metadata = imageName is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["image_path"] = imageName },
             });
         }
         return items;
+    }
+
+    /// <summary>
+    /// A record's <c>image</c>: a path string, or Hugging Face's Image feature <c>{bytes, path}</c>. Bytes win (the stored
+    /// path is then only the original file name, kept as metadata); without bytes the path is resolved like a plain path.
+    /// </summary>
+    static (string? Path, byte[]? Bytes, string? Name) Image(string path, string where, JsonObject row, string folder)
+    {
+        if (row["image"] is not JsonObject image) return (System.IO.Path.Combine(folder, Scalar(path, where, row, "image")), null, null);
+        string? stored = image["path"] switch
+        {
+            null => null,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+            var other => throw new InvalidDataException($"Dataset file '{path}': {where}.image.path must be a string (got {other.ToJsonString()})."),
+        };
+        byte[]? bytes = image["bytes"] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue<byte[]>(out var raw) => raw,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => Base64(path, where, v.GetValue<string>()),
+            var other => throw new InvalidDataException($"Dataset file '{path}': {where}.image.bytes must be binary or base64 text (got {other.GetValueKind()})."),
+        };
+        if (bytes is { Length: > 0 }) return (null, bytes, string.IsNullOrEmpty(stored) ? null : stored);
+        if (!string.IsNullOrEmpty(stored)) return (System.IO.Path.Combine(folder, stored), null, null);
+        throw new InvalidDataException($"Dataset file '{path}': {where}.image has neither bytes nor a path.");
+    }
+
+    static byte[] Base64(string path, string where, string text)
+    {
+        try
+        {
+            return Convert.FromBase64String(text);
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidDataException($"Dataset file '{path}': {where}.image.bytes is text but not base64.", e);
+        }
     }
 
     static JsonObject ParseObject(string path)

@@ -11,7 +11,7 @@ namespace Transformer2.Training.Tasks;
 /// <remarks>
 /// The reward interpolates the task's reward scheme by the accuracy (±1 scheme: <c>2·acc − 1</c>); an answer counts as
 /// correct when it earns full credit (at least three humans gave it). The image itself reaches the model through the
-/// trainer's item inputs (<c>LlavaItemInputs</c>), from <see cref="TaskItem.ImagePath"/>.
+/// trainer's item inputs (<c>LlavaItemInputs</c>), from <see cref="TaskItem.ImageBytes"/> or <see cref="TaskItem.ImagePath"/>.
 /// </remarks>
 public sealed class VqaTask : TaskBase
 {

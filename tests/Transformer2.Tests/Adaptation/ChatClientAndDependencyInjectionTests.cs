@@ -49,6 +49,30 @@ public class ChatClientAndDependencyInjectionTests
     }
 
     [Test]
+    public async Task TheDecisionIsReadableTypedAndTheTaskKeyIsOneCall()
+    {
+        var builder = new TransformerSquaredBuilder();
+        Configure(builder);
+        using IChatClient client = new TransformerSquaredChatClient(builder.Build(), ownsPipeline: true);
+        var response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "2+2?")]);
+        var decision = response.GetDispatchDecision();
+        Assert.That(decision, Is.Not.Null);
+        Assert.That(decision!.Strategy, Is.EqualTo("prompt"));
+        Assert.That(decision.Label, Is.EqualTo("math"));
+        Assert.That(decision.Plan, Is.EqualTo(AdaptationPlan.Single("math-expert")));
+        await foreach (var update in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "2+2?")]))
+        {
+            Assert.That(update.GetDispatchDecision()?.Label, Is.EqualTo("math"), "the first update carries the decision");
+            break;
+        }
+        Assert.That(new ChatResponse(new ChatMessage(ChatRole.Assistant, "hi")).GetDispatchDecision(), Is.Null);
+
+        var options = new ChatOptions().WithTaskKey("gsm8k");
+        Assert.That(options.AdditionalProperties![TransformerSquaredChatClient.DecisionKeys.TaskKey], Is.EqualTo("gsm8k"));
+        Assert.Throws<ArgumentException>(() => new ChatOptions().WithTaskKey(" "));
+    }
+
+    [Test]
     public async Task StreamingThroughTheChatClientMatchesTheResponse()
     {
         var builder = new TransformerSquaredBuilder();

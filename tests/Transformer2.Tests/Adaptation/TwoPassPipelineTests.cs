@@ -160,6 +160,34 @@ public class TwoPassPipelineTests
     }
 
     [Test]
+    public async Task AFixedPlanAndAFewShotFallbackAreOneBuilderCallEach()
+    {
+        var model = Model(SaysMath);
+        await using (var fixedPlan = Builder(model)
+            .AddExpert(Expert(model, "math-expert", "x", 0.2, 1.0))
+            .UseFixedPlan(AdaptationPlan.Single("math-expert"))
+            .Build())
+        {
+            var result = await fixedPlan.AnswerAsync(Ask("hello"));
+            Assert.That(result.Decision.Strategy, Is.EqualTo("fixed"));
+            Assert.That(result.Decision.Plan, Is.EqualTo(AdaptationPlan.Single("math-expert")));
+            Assert.That(result.Answer, Does.StartWith("\\boxx"));
+        }
+
+        var shots = new List<TaskItem> { new("s0", "c") { References = ["ab"] } };
+        var task = DelegateTask.WithReward("t", new TaskSplits(shots, [], [], []), null, (_, a) => a == "ab" ? 1 : -1, new GenerationSettings(6, 64, []));
+        await using var withFallback = Builder(model)
+            .AddExpert(Expert(model, "math-expert", "x", 0.2, 1.0))
+            .UseFewShotDispatch(["math-expert"], s => s.AddTask("t", task, shots),
+                fallback: new PromptDispatchStrategy([new ExpertCategory("math", "math-expert", "Math problems.")], maxTokens: 16))
+            .Build();
+        var routed = await withFallback.AnswerAsync(Ask("What is 2+2?"));
+        Assert.That(routed.Decision.Strategy, Is.EqualTo("prompt"), "no task key: the fallback decides");
+        Assert.That(routed.Decision.Label, Is.EqualTo("math"));
+        Assert.That(routed.Decision.Plan, Is.EqualTo(AdaptationPlan.Single("math-expert")));
+    }
+
+    [Test]
     public void MisuseGivesClearErrors()
     {
         Assert.That(() => new TransformerSquaredBuilder().Build(), Throws.InvalidOperationException.With.Message.Contains("UseModelFolder"));

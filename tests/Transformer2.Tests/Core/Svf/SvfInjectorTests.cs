@@ -79,6 +79,46 @@ public class SvfInjectorTests
     }
 
     [Test]
+    public void InjectDecomposedAndInjectFromCacheGiveTheSameExactLayers()
+    {
+        using var scope = NewDisposeScope();
+        var selector = Transformer2.Core.Svd.TargetSelector.FromPatterns(@"^mlp\.(?:gate|up|down)_proj\.weight$");
+        torch.manual_seed(3);
+        var model = new Block();
+        var x = randn(2, 3, 8);
+        var before = model.forward(x).detach().clone();
+
+        using (var cancelled = new CancellationTokenSource())
+        {
+            cancelled.Cancel();
+            Assert.Throws<OperationCanceledException>(() => SvfInjector.InjectDecomposed(model, selector, cancelled.Token));
+            Assert.That(SvfInjector.Find(model), Is.Empty, "cancelled before the first matrix: nothing swapped");
+        }
+        var decomposed = SvfInjector.InjectDecomposed(model, selector);
+        Assert.That(decomposed.Keys, Is.EquivalentTo(new[] { "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight" }));
+        Assert.That(model.forward(x).allclose(before, rtol: 1e-5, atol: 1e-5), Is.True, "no multiplier: base model");
+        foreach (var layer in decomposed.Values)
+            Assert.That((layer.U * layer.S).matmul(layer.V.t()).allclose(layer.weight, rtol: 1e-4, atol: 1e-5), Is.True, layer.TargetName);
+
+        string path = Path.Combine(Path.GetTempPath(), $"t2-inject-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            torch.manual_seed(3);
+            var twin = new Block();
+            using var cache = Transformer2.Core.Svd.DecompositionCache.Build(Transformer2.Core.Svd.WeightSource.FromModule(twin), selector, path, "twin");
+            var fromCache = SvfInjector.InjectFromCache(twin, cache);
+            Assert.That(fromCache.Keys, Is.EquivalentTo(decomposed.Keys));
+            foreach (var (name, layer) in fromCache)
+                Assert.That(layer.S.equal(decomposed[name].S).all().item<bool>(), Is.True, $"{name}: the cached factors are the in-memory ones");
+            Assert.That(twin.forward(x).allclose(before, rtol: 1e-5, atol: 1e-5), Is.True);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
     public void AFieldDeclaredAsLinearIsReportedNotCorrupted()
     {
         using var scope = NewDisposeScope();

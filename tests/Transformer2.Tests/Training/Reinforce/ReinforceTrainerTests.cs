@@ -95,6 +95,32 @@ public class ReinforceTrainerTests
     }
 
     [Test]
+    public async Task AnyResultOfTheRunCanBeSavedAsAnExpertAnywhere()
+    {
+        string folder = TempFolder();
+        using var model = Model();
+        var options = Options() with { Iterations = 2, ValidationInterval = 2, OutputFolder = null, ExpertName = "mine", BaseModelIdentity = "tiny-test" };
+        using var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), options);
+        var result = await trainer.TrainAsync();
+        var policy = (SvfPolicy)trainer.Policy;
+        string path = Path.Combine(folder, "nested", "my-expert.safetensors");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        policy.SaveExpert(path, result, options, "tiny-task");
+
+        using var expert = ExpertFile.Load(path);
+        Assert.That(expert.Name, Is.EqualTo("mine"));
+        Assert.That(expert.Metadata.Provenance["task"], Is.EqualTo("tiny-task"));
+        Assert.That(expert.Metadata.Scores[SvfPolicy.ValidationAccuracyScore], Is.EqualTo(result.BestValidationAccuracy));
+        for (int i = 0; i < result.BestVectors.Count; i++)
+            Assert.That(expert[result.BestVectors[i].Key].equal(result.BestVectors[i].Value).all().item<bool>(), Is.True, result.BestVectors[i].Key);
+        Assert.That(result.BestVectors[0].Value.numel(), Is.GreaterThan(0), "the result keeps its own tensors");
+
+        var foreign = result with { BestVectors = [.. result.BestVectors.Skip(1)] };
+        Assert.Throws<ArgumentException>(() => policy.SaveExpert(Path.Combine(folder, "bad.safetensors"), foreign, options, "tiny-task"));
+        Assert.That(File.Exists(Path.Combine(folder, "bad.safetensors")), Is.False);
+    }
+
+    [Test]
     public void CancellationStopsTrainingAndLeavesLoadableFiles()
     {
         string folder = TempFolder();
