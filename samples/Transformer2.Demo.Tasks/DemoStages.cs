@@ -80,6 +80,8 @@ public static class DemoStages
         {
             var tokenizer = TokenizerLoader.FromPretrained(folder);
             Training.Lora.LoraInjector.Inject(model, lora, options.Seed);
+            // Dropout draws from torch's global generator: seed it, or every run draws other masks.
+            torch.manual_seed(options.Seed);
             var parameters = Training.Lora.LoraInjector.Parameters(model).Select(p => p.Value).ToList();
             long count = parameters.Sum(p => p.numel());
             using (var trainer = new NextTokenTrainer(model, parameters, tokenizer, Template, task, options))

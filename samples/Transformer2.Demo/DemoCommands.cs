@@ -13,6 +13,20 @@ internal static class DemoCommands
 
     public static async Task<int> RunAsync(string[] args)
     {
+        try
+        {
+            return await RunCommandAsync(args);
+        }
+        catch (ArgumentException e) when (e.ParamName is null)
+        {
+            // A bad command-line value: say which, without a stack trace.
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
+    }
+
+    static async Task<int> RunCommandAsync(string[] args)
+    {
         string command = args.Length > 0 ? args[0] : "main";
         string model = Option(args, "--model") ?? FindBundledModel();
         using var cancel = new CancellationTokenSource();
@@ -21,15 +35,17 @@ internal static class DemoCommands
         {
             case "train-base":
                 // --out writes a side model (e.g. another base seed) without touching the bundled one.
-                await DemoConsole.RunAsync(console => TrainBaseAsync(Option(args, "--out") ?? model, OptionalInt(args, "--seed"), console, cancel.Token));
+                int? baseSeed = OptionalInt(args, "--seed");
+                await DemoConsole.RunAsync(console => TrainBaseAsync(Option(args, "--out") ?? model, baseSeed, console, cancel.Token));
                 return 0;
             case "train-experts":
                 await DemoConsole.RunAsync(console => TrainExpertsAsync(model, args, console, cancel.Token));
                 return 0;
             case "evaluate":
                 // --seed reseeds what evaluate trains itself (LoRA baselines, Table 4); --tables 1,4 skips Tables 2-3 (Table 1 always runs).
-                var tables = Option(args, "--tables")?.Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToHashSet();
-                await DemoConsole.RunAsync(console => DemoReport.EvaluateAsync(model, ExpertsFolder(model), Option(args, "--out"), OptionalInt(args, "--seed"), tables, console, cancel.Token));
+                var tables = Tables(args);
+                int? seed = OptionalInt(args, "--seed");
+                await DemoConsole.RunAsync(console => DemoReport.EvaluateAsync(model, ExpertsFolder(model), Option(args, "--out"), seed, tables, console, cancel.Token));
                 return 0;
             case "main":
                 return await DemoReport.MainAsync(model, ExpertsFolder(model), cancel.Token);
@@ -90,7 +106,7 @@ internal static class DemoCommands
         if (Option(args, "--iterations") is { } iterations) options = options with { Iterations = int.Parse(iterations, CultureInfo.InvariantCulture) };
         if (Option(args, "--lr") is { } lr) options = options with { LearningRate = double.Parse(lr, CultureInfo.InvariantCulture) };
         if (Option(args, "--temperature") is { } t) options = options with { Temperature = double.Parse(t, CultureInfo.InvariantCulture) };
-        if (Option(args, "--seed") is { } seed) options = options with { Seed = int.Parse(seed, CultureInfo.InvariantCulture) };
+        if (OptionalInt(args, "--seed") is { } seed) options = options with { Seed = seed };
         // Only the bundled model's curves belong in docs/; a side run (another seed, another model) keeps them beside its experts.
         if (Option(args, "--experts") is { } target) expertsFolder = target;
         string curvesFolder = IsBundled(folder) && Option(args, "--experts") is null ? CurvesFolder() : expertsFolder;
@@ -170,8 +186,21 @@ internal static class DemoCommands
     static bool IsBundled(string model) =>
         string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model)), Path.TrimEndingDirectorySeparator(FindBundledModel()), StringComparison.Ordinal);
 
-    static int? OptionalInt(string[] args, string name) =>
-        Option(args, name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : null;
+    static int? OptionalInt(string[] args, string name) => Option(args, name) is { } value ? Integer(name, value) : null;
+
+    static int Integer(string name, string value) => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int parsed)
+        ? parsed
+        : throw new ArgumentException($"{name} expects an integer, got '{value}'.");
+
+    /// <summary>The tables <c>--tables</c> asks for (1–4), or null for all.</summary>
+    static HashSet<int>? Tables(string[] args)
+    {
+        if (Option(args, "--tables") is not { } value) return null;
+        var tables = value.Split(',').Select(t => Integer("--tables", t.Trim())).ToHashSet();
+        if (tables.Where(t => t is < 1 or > 4).Select(t => (int?)t).FirstOrDefault() is { } bad)
+            throw new ArgumentException($"--tables lists table {bad}; the tables are 1, 2, 3 and 4.");
+        return tables;
+    }
 
     static string? Option(string[] args, string name)
     {
