@@ -127,22 +127,7 @@ internal static class VisionFixture
         public int? PadId => 0;
         public IReadOnlyDictionary<string, int> SpecialTokens => new Dictionary<string, int> { ["<pad>"] = 0, ["<s>"] = 1, ["</s>"] = 2, ["<image>"] = ImageToken };
 
-        public int[] Encode(string text, bool addBos = false)
-        {
-            var ids = new List<int>();
-            if (addBos) ids.Add(BosId);
-            for (int i = 0; i < text.Length; i++)
-            {
-                if (string.CompareOrdinal(text, i, LlavaPrompt.ImagePlaceholder, 0, LlavaPrompt.ImagePlaceholder.Length) == 0)
-                {
-                    ids.Add(ImageToken);
-                    i += LlavaPrompt.ImagePlaceholder.Length - 1;
-                    continue;
-                }
-                ids.Add(3 + text[i] % 97);
-            }
-            return ids.ToArray();
-        }
+        public int[] Encode(string text, bool addBos = false) => ImagePlaceholderText.Encode(text, addBos, BosId, ImageToken, c => 3 + c % 97);
 
         public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) =>
             string.Join(" ", ids.Where(i => !skipSpecialTokens || (i >= 3 && i != ImageToken)).Select(Word));

@@ -30,23 +30,8 @@ public class LlavaSvfTrainingTests
         public int? PadId => 0;
         public IReadOnlyDictionary<string, int> SpecialTokens => new Dictionary<string, int> { ["<pad>"] = 0, ["<s>"] = 1, ["</s>"] = 2, ["<image>"] = ImageToken };
 
-        public int[] Encode(string text, bool addBos = false)
-        {
-            var ids = new List<int>();
-            if (addBos) ids.Add(BosId);
-            for (int i = 0; i < text.Length; i++)
-            {
-                if (string.CompareOrdinal(text, i, LlavaPrompt.ImagePlaceholder, 0, LlavaPrompt.ImagePlaceholder.Length) == 0)
-                {
-                    ids.Add(ImageToken);
-                    i += LlavaPrompt.ImagePlaceholder.Length - 1;
-                    continue;
-                }
-                int index = Alphabet.IndexOf(text[i]);
-                ids.Add(index >= 0 ? index + 3 : throw new ArgumentException($"'{text[i]}' is not in the alphabet."));
-            }
-            return ids.ToArray();
-        }
+        public int[] Encode(string text, bool addBos = false) => ImagePlaceholderText.Encode(text, addBos, BosId, ImageToken,
+            c => Alphabet.IndexOf(c) is var index and >= 0 ? index + 3 : throw new ArgumentException($"'{c}' is not in the alphabet."));
 
         public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) =>
             string.Concat(ids.Where(i => (i >= 3 && i < 3 + Alphabet.Length) || !skipSpecialTokens).Select(i => i >= 3 && i < 3 + Alphabet.Length ? Alphabet[i - 3] : '·'));
