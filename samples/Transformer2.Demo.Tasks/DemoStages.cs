@@ -75,17 +75,30 @@ public static class DemoStages
         Training.Lora.LoraConfig lora, NextTokenOptions options, CancellationToken cancellationToken = default, IProgress<NextTokenProgress>? steps = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        return await WithMergedLoraAsync(folder, lora, options.Seed, async (model, tokenizer) =>
+        {
+            // Dropout draws from torch's global generator: seed it, or every run draws other masks.
+            torch.manual_seed(options.Seed);
+            var parameters = Training.Lora.LoraInjector.Parameters(model).Select(p => p.Value).ToList();
+            using (var trainer = new NextTokenTrainer(model, parameters, tokenizer, Template, task, options))
+                await trainer.TrainAsync(steps, cancellationToken).ConfigureAwait(false);
+            return parameters.Sum(p => p.numel());
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Loads <paramref name="folder"/>, injects LoRA adapters, lets <paramref name="train"/> train them (it returns the
+    /// trainable parameter count), then merges them into the weights; the model is disposed if anything fails.
+    /// </summary>
+    static async Task<(LlamaForCausalLM Model, ITextTokenizer Tokenizer, long TrainableParameters)> WithMergedLoraAsync(string folder,
+        Training.Lora.LoraConfig lora, long seed, Func<LlamaForCausalLM, ITextTokenizer, Task<long>> train)
+    {
         var model = LlamaForCausalLM.FromPretrained(folder);
         try
         {
             var tokenizer = TokenizerLoader.FromPretrained(folder);
-            Training.Lora.LoraInjector.Inject(model, lora, options.Seed);
-            // Dropout draws from torch's global generator: seed it, or every run draws other masks.
-            torch.manual_seed(options.Seed);
-            var parameters = Training.Lora.LoraInjector.Parameters(model).Select(p => p.Value).ToList();
-            long count = parameters.Sum(p => p.numel());
-            using (var trainer = new NextTokenTrainer(model, parameters, tokenizer, Template, task, options))
-                await trainer.TrainAsync(steps, cancellationToken).ConfigureAwait(false);
+            Training.Lora.LoraInjector.Inject(model, lora, seed);
+            long count = await train(model, tokenizer).ConfigureAwait(false);
             Training.Lora.LoraInjector.MergeAndRemove(model);
             model.eval();
             return (model, tokenizer, count);
@@ -207,36 +220,22 @@ public static class DemoStages
         Training.Lora.LoraConfig lora, ReinforceOptions options, IProgress<TrainingProgress>? iterations = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var model = LlamaForCausalLM.FromPretrained(folder);
-        try
+        return await WithMergedLoraAsync(folder, lora, options.Seed, async (model, tokenizer) =>
         {
-            var tokenizer = TokenizerLoader.FromPretrained(folder);
-            Training.Lora.LoraInjector.Inject(model, lora, options.Seed);
             // Eval mode: no dropout, so the rollouts' log-probabilities are the ones the gradient is taken of.
             model.eval();
-            long count;
-            using (var policy = new Training.Lora.LoraPolicy(model, lora))
+            using var policy = new Training.Lora.LoraPolicy(model, lora);
+            using var trainer = new ReinforceTrainer(model, policy, tokenizer, Template, task, options with { OutputFolder = null });
+            var result = await trainer.TrainAsync(iterations, cancellationToken).ConfigureAwait(false);
+            try
             {
-                count = policy.ParameterCount;
-                using var trainer = new ReinforceTrainer(model, policy, tokenizer, Template, task, options with { OutputFolder = null });
-                var result = await trainer.TrainAsync(iterations, cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    policy.Load(result.BestVectors.ToDictionary(v => v.Key, v => v.Value));
-                }
-                finally
-                {
-                    foreach (var (_, tensor) in result.BestVectors) tensor.Dispose();
-                }
+                policy.Load(result.BestVectors.ToDictionary(v => v.Key, v => v.Value));
             }
-            Training.Lora.LoraInjector.MergeAndRemove(model);
-            model.eval();
-            return (model, tokenizer, count);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+            finally
+            {
+                foreach (var (_, tensor) in result.BestVectors) tensor.Dispose();
+            }
+            return policy.ParameterCount;
+        }).ConfigureAwait(false);
     }
 }
