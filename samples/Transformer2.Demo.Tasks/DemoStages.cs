@@ -116,12 +116,7 @@ public static class DemoStages
         var model = LlamaForCausalLM.FromPretrained(folder);
         var tokenizer = TokenizerLoader.FromPretrained(folder);
         model.eval();
-        var selector = targets ?? TargetSelector.Default;
-        SvfInjector.Inject(model, selector.IsTarget, (_, weight) =>
-        {
-            using var factors = SvdFactors.Decompose(weight);
-            return (factors.U.alias(), factors.S.alias(), factors.V.alias());
-        });
+        SvfInjector.InjectDecomposed(model, targets);
         return (model, tokenizer);
     }
 

@@ -108,8 +108,7 @@ public sealed class SvfBlendCache : IDisposable
         {
             if (!layers.TryGetValue(target, out var layer)) throw new ArgumentException($"No SVF layer for target '{target}'.", nameof(layers));
             var alphas = weights.For(target);
-            Find(target, alphas.Length);   // check before the base weight is touched
-            layer.MergeInPlace(w => BlendInto(target, alphas, w));
+            layer.MergeInPlace(w => BlendInto(target, alphas, w));   // a failed blend restores the base weight
         }
     }
 

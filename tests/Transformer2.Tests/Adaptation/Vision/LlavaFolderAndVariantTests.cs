@@ -82,7 +82,7 @@ public class LlavaFolderAndVariantTests
         var config = TinyLlava.Config(next: true);
         config = config with { TextConfig = config.TextConfig with { MaxPositionEmbeddings = 2048, EosTokenIds = [2] } };
         using var llava = TinyLlava.Create(config);
-        Inject(llava);
+        InjectFrozenMlp(llava);
         var processor = new LlavaImageProcessor(LlavaImageProcessorConfig.LlavaNext with { ShortestEdge = 8, CropSize = 8, ImageGridPinpoints = config.ImageGridPinpoints });
         var expert = Expert(llava, "e", seed: 8);
         await using var t2 = new TransformerSquaredBuilder().UseLlava(llava, processor, Tokenizer, Template).AddExpert(expert)
@@ -125,13 +125,4 @@ public class LlavaFolderAndVariantTests
         Assert.That(factored, Is.EqualTo(byHand));
     }
 
-    static void Inject(LlavaForConditionalGeneration llava)
-    {
-        foreach (var p in llava.parameters()) p.requires_grad = false;
-        Transformer2.Core.Svf.SvfInjector.Inject(llava, Transformer2.Core.Svd.TargetSelector.Mlp.IsTarget, (_, w) =>
-        {
-            var (u, s, vh) = linalg.svd(w.detach(), fullMatrices: false);
-            return (u, s, vh.t());
-        });
-    }
 }

@@ -44,13 +44,19 @@ internal static class VisionFixture
             foreach (var (name, p) in llava.named_parameters())
                 if (name.StartsWith("model.language_model.", StringComparison.Ordinal) && p.ndim == 2) p.normal_(0, std);
         }
+        InjectFrozenMlp(llava);
+        return llava;
+    }
+
+    /// <summary>Freezes every weight and puts SVF layers (exact SVD) on the language model's MLP matrices.</summary>
+    public static void InjectFrozenMlp(LlavaForConditionalGeneration llava)
+    {
         foreach (var p in llava.parameters()) p.requires_grad = false;
         SvfInjector.Inject(llava, TargetSelector.Mlp.IsTarget, (_, w) =>
         {
             var (u, s, vh) = linalg.svd(w.detach(), fullMatrices: false);
             return (u, s, vh.t());
         });
-        return llava;
     }
 
     /// <summary>A random expert (raw multipliers uniform in [0, 2]) on every SVF layer of <paramref name="llava"/>.</summary>
