@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Transformer2.Core.Kernels;
 using static TorchSharp.torch;
 
 namespace Transformer2.Core.Svf;
@@ -102,7 +103,7 @@ public sealed class SvfLinear : nn.Module<Tensor, Tensor>
             z = ambient;
             path = ambientPath;
         }
-        if (z is null) return nn.functional.linear(input, weight, bias);
+        if (z is null) return DecodeGemv.TryLinear(input, weight, bias, out var decoded) ? decoded : nn.functional.linear(input, weight, bias);
         if (z.shape[^1] != Rank)
             throw new ArgumentException($"{TargetName}: multiplier has {z.shape[^1]} entries, the layer has {Rank} singular values.");
 
@@ -111,6 +112,8 @@ public sealed class SvfLinear : nn.Module<Tensor, Tensor>
         if (z.ndim == 2 || path == SvfPath.Factored)
         {
             var scale = SvfComposer.ScaledSingularValues(svf_s, z).to_type(input.dtype);  // [k] or [B, k]
+            // One decoded token: the managed kernel streams V and U on every core (falls through when it does not apply).
+            if (z.ndim == 1 && DecodeGemv.TryFactored(input, svf_v, scale, svf_u, bias, out var decodedFactored)) return decodedFactored.MoveToOuterDisposeScope();
             var h = input.matmul(svf_v);                                                   // [..., in]·[in, k] → [..., k]
             if (z.ndim == 2)
             {

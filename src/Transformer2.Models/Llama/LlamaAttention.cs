@@ -1,4 +1,5 @@
 using TorchSharp;
+using Transformer2.Core.Kernels;
 using static TorchSharp.torch;
 
 namespace Transformer2.Models.Llama;
@@ -45,9 +46,9 @@ public sealed class LlamaAttention : nn.Module
         using var scope = NewDisposeScope();
         long batch = hidden.shape[0], length = hidden.shape[1];
         // [B, T, H·D] → [B, T, H, D] → [B, H, T, D]
-        var query = q_proj.call(hidden).view(batch, length, _heads, _headDim).transpose(1, 2);
-        var key = k_proj.call(hidden).view(batch, length, _keyValueHeads, _headDim).transpose(1, 2);
-        var value = v_proj.call(hidden).view(batch, length, _keyValueHeads, _headDim).transpose(1, 2);
+        var query = DecodeGemv.Call(q_proj, hidden).view(batch, length, _heads, _headDim).transpose(1, 2);
+        var key = DecodeGemv.Call(k_proj, hidden).view(batch, length, _keyValueHeads, _headDim).transpose(1, 2);
+        var value = DecodeGemv.Call(v_proj, hidden).view(batch, length, _keyValueHeads, _headDim).transpose(1, 2);
         query = RotaryEmbedding.Apply(query, cos, sin);
         key = RotaryEmbedding.Apply(key, cos, sin);
         if (cache is not null) (key, value) = cache.Append(_layerIndex, key, value); // [B, KV, S, D]
@@ -56,7 +57,7 @@ public sealed class LlamaAttention : nn.Module
             : GroupedAttention(query, key, value, mask); // [B, H, T, D]
         // [B, H, T, D] → [B, T, H, D] → [B, T, H·D]
         var merged = attended.transpose(1, 2).reshape(batch, length, _heads * _headDim);
-        return o_proj.call(merged).MoveToOuterDisposeScope();
+        return DecodeGemv.Call(o_proj, merged).MoveToOuterDisposeScope();
     }
 
     /// <summary>

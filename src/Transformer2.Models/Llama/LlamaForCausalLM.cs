@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using TorchSharp;
+using Transformer2.Core.Kernels;
 using static TorchSharp.torch;
 
 namespace Transformer2.Models.Llama;
@@ -62,7 +63,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var hidden = ForwardHidden(inputIds, attentionMask, positionIds, cache); // [B, T, hidden]
         if (lastPositionOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1); // [B, 1, hidden]
-        return lm_head.call(hidden).MoveToOuterDisposeScope();
+        return DecodeGemv.Call(lm_head, hidden).MoveToOuterDisposeScope();
     }
 
     /// <summary>Final-normed hidden states [B, T, hidden], before the LM head (same arguments as <see cref="Forward"/>).</summary>
@@ -81,7 +82,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var hidden = ForwardHiddenFromEmbeddings(inputsEmbeds, attentionMask, positionIds, cache); // [B, T, hidden]
         if (lastPositionOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1); // [B, 1, hidden]
-        return lm_head.call(hidden).MoveToOuterDisposeScope();
+        return DecodeGemv.Call(lm_head, hidden).MoveToOuterDisposeScope();
     }
 
     /// <summary>Final-normed hidden states [B, T, hidden] from input embeddings (see <see cref="ForwardFromEmbeddings"/>).</summary>

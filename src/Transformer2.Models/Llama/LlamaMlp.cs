@@ -1,4 +1,5 @@
 using TorchSharp;
+using Transformer2.Core.Kernels;
 using static TorchSharp.torch;
 
 namespace Transformer2.Models.Llama;
@@ -27,7 +28,7 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var gated = nn.functional.silu(gate_proj.call(input)) * up_proj.call(input);
-        return down_proj.call(gated).MoveToOuterDisposeScope();
+        var gated = nn.functional.silu(DecodeGemv.Call(gate_proj, input)) * DecodeGemv.Call(up_proj, input);
+        return DecodeGemv.Call(down_proj, gated).MoveToOuterDisposeScope();
     }
 }
