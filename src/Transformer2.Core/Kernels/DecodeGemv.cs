@@ -33,6 +33,11 @@ public static unsafe class DecodeGemv
     /// </summary>
     public static bool Enabled { get; set; } = true;
 
+    static long _productsComputed;
+
+    /// <summary>How many products the kernels have computed in this process; lets tests prove a path really used them.</summary>
+    internal static long ProductsComputed => Interlocked.Read(ref _productsComputed);
+
     /// <summary>
     /// Runs <paramref name="module"/> on <paramref name="input"/>, through <see cref="TryLinear"/> when the module is a plain
     /// <see cref="Linear"/> and the call qualifies, otherwise through the module's own forward.
@@ -86,6 +91,7 @@ public static unsafe class DecodeGemv
     internal static Tensor Linear(Tensor input, Tensor weight, Tensor? bias, int parts)
     {
         using var scope = NewDisposeScope();
+        Interlocked.Increment(ref _productsComputed);
         int rows = checked((int)weight.shape[0]);
         long cols = weight.shape[1];
         var x = input.to(ScalarType.Float32).contiguous();                  // [in]
@@ -111,6 +117,7 @@ public static unsafe class DecodeGemv
     internal static Tensor Factored(Tensor input, Tensor v, Tensor scale, Tensor u, Tensor? bias, int parts)
     {
         using var scope = NewDisposeScope();
+        Interlocked.Increment(ref _productsComputed);
         long inFeatures = v.shape[0];
         int rank = checked((int)v.shape[1]);
         int rows = checked((int)u.shape[0]);
