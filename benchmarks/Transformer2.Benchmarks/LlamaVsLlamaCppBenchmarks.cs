@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using TorchSharp;
+using Transformer2.Core.Kernels;
 using Transformer2.Models.Llama;
 using Transformer2.Tests.Models.Oracle;
 using static TorchSharp.torch;
@@ -9,7 +10,9 @@ namespace Transformer2.Benchmarks;
 /// <summary>
 /// Our LLaMA forward vs llama.cpp (LLamaSharp's CPU backend) on the same random ~200M-parameter F32 model, batch 1, same
 /// thread count: prefill of <see cref="PromptLength"/> tokens and greedy-style decoding of <see cref="DecodeSteps"/>
-/// tokens after it. Means are per token (OperationsPerInvoke), so tokens/s = 1 / mean.
+/// tokens after it. Means are per token (OperationsPerInvoke), so tokens/s = 1 / mean. Our decode runs twice: through the
+/// managed batch-1 kernels (<see cref="DecodeGemv"/>, the default) and through libtorch's <c>linear</c>; the bandwidth
+/// baseline reads the same projection and head weights once per "token" with a plain reduction.
 /// </summary>
 [Config(typeof(HeavyOperationConfig))]
 public class LlamaVsLlamaCppBenchmarks
@@ -41,11 +44,27 @@ public class LlamaVsLlamaCppBenchmarks
     int[] _promptTokens = [];
     int[] _decodeTokens = [];
 
-    [GlobalSetup(Targets = [nameof(OursPrefill), nameof(OursDecode)])]
+    Tensor[] _decodeWeights = [];
+
+    [GlobalSetup(Targets = [nameof(OursPrefill), nameof(OursDecode), nameof(WeightReductionF32), nameof(ManagedWeightReductionF32)])]
     public void SetupOursF32() => SetupOurs(ScalarType.Float32);
 
-    [GlobalSetup(Target = nameof(OursDecodeBf16))]
+    [GlobalSetup(Targets = [nameof(OursDecodeBf16), nameof(WeightReductionBf16), nameof(ManagedWeightReductionBf16)])]
     public void SetupOursBf16() => SetupOurs(ScalarType.BFloat16);
+
+    [GlobalSetup(Target = nameof(OursDecodeLibtorch))]
+    public void SetupOursF32Libtorch()
+    {
+        DecodeGemv.Enabled = false;
+        SetupOurs(ScalarType.Float32);
+    }
+
+    [GlobalSetup(Target = nameof(OursDecodeBf16Libtorch))]
+    public void SetupOursBf16Libtorch()
+    {
+        DecodeGemv.Enabled = false;
+        SetupOurs(ScalarType.BFloat16);
+    }
 
     [GlobalSetup(Targets = [nameof(LlamaCppPrefill), nameof(LlamaCppDecode)])]
     public void SetupLlamaCpp()
@@ -66,6 +85,9 @@ public class LlamaVsLlamaCppBenchmarks
         _ours = CreateModel(dtype);
         _cache = _ours.CreateCache(1, ContextSize);
         _prompt = tensor(_promptTokens.Select(t => (long)t).ToArray()).view(1, -1);
+        // What one decode step streams: every 2-D weight but the embedding table (one row of it is read).
+        _decodeWeights = _ours.named_parameters().Where(p => p.parameter.ndim == 2 && p.name != "model.embed_tokens.weight").Select(p => (Tensor)p.parameter).ToArray();
+        Console.WriteLine($"// decode weights: {_decodeWeights.Sum(w => w.NumberOfElements * w.ElementSize) / 1e6:F1} MB per token ({dtype})");
     }
 
     void SetupTokens()
@@ -91,9 +113,10 @@ public class LlamaVsLlamaCppBenchmarks
         _ours?.Dispose();
         _llamaCpp?.Dispose();
         _prompt?.Dispose();
+        DecodeGemv.Enabled = true;
     }
 
-    [IterationSetup(Targets = [nameof(OursDecode), nameof(OursDecodeBf16)])]
+    [IterationSetup(Targets = [nameof(OursDecode), nameof(OursDecodeBf16), nameof(OursDecodeLibtorch), nameof(OursDecodeBf16Libtorch)])]
     public void PrefillOurs()
     {
         _cache!.Reset();
@@ -126,13 +149,51 @@ public class LlamaVsLlamaCppBenchmarks
     [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, ours F32 (per token)")]
     public void OursDecode() => DecodeOurs();
 
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, ours F32 via libtorch linear (per token)")]
+    public void OursDecodeLibtorch() => DecodeOurs();
+
     [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, ours BF16 (per token)")]
     public void OursDecodeBf16() => DecodeOurs();
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, ours BF16 via libtorch linear (per token)")]
+    public void OursDecodeBf16Libtorch() => DecodeOurs();
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "bandwidth baseline: sum() over the decode weights, F32 (per token)")]
+    public void WeightReductionF32() => ReduceWeights();
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "bandwidth baseline: sum() over the decode weights, BF16 (per token)")]
+    public void WeightReductionBf16() => ReduceWeights();
 
     [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, llama.cpp F32 (per token)")]
     public void LlamaCppDecode()
     {
         for (int i = 0; i < DecodeSteps; i++) _llamaCpp!.Decode([_decodeTokens[i]], PromptLength + i, lastOnly: true);
+    }
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "bandwidth baseline: managed SIMD sum over the decode weights, all cores, F32 (per token)")]
+    public void ManagedWeightReductionF32() => ReduceWeightsManaged();
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "bandwidth baseline: managed SIMD sum over the decode weights, all cores, BF16 (per token)")]
+    public void ManagedWeightReductionBf16() => ReduceWeightsManaged();
+
+    /// <summary>Reads every decode weight once per step with a plain managed reduction on the kernels' worker pool.</summary>
+    void ReduceWeightsManaged()
+    {
+        float total = 0;
+        for (int i = 0; i < DecodeSteps; i++)
+            foreach (var weight in _decodeWeights) total += WeightStreaming.Sum(weight);
+        GC.KeepAlive(total);
+    }
+
+    /// <summary>Reads every decode weight once per step with libtorch's reduction (all threads): the streaming limit.</summary>
+    void ReduceWeights()
+    {
+        using var _ = no_grad();
+        for (int i = 0; i < DecodeSteps; i++)
+        {
+            using var scope = NewDisposeScope();
+            foreach (var weight in _decodeWeights) weight.sum(type: ScalarType.Float32);
+        }
     }
 
     void DecodeOurs()
