@@ -47,7 +47,11 @@ public class LlamaVsLlamaCppBenchmarks
     Tensor[] _decodeWeights = [];
 
     [GlobalSetup(Targets = [nameof(OursPrefill), nameof(OursDecode), nameof(WeightReductionF32), nameof(ManagedWeightReductionF32)])]
-    public void SetupOursF32() => SetupOurs(ScalarType.Float32);
+    public void SetupOursF32()
+    {
+        DecodeGemv.Float32Enabled = true;   // opt-in: F32 decode runs on libtorch by default
+        SetupOurs(ScalarType.Float32);
+    }
 
     [GlobalSetup(Targets = [nameof(OursDecodeBf16), nameof(WeightReductionBf16), nameof(ManagedWeightReductionBf16)])]
     public void SetupOursBf16() => SetupOurs(ScalarType.BFloat16);
@@ -114,6 +118,7 @@ public class LlamaVsLlamaCppBenchmarks
         _llamaCpp?.Dispose();
         _prompt?.Dispose();
         DecodeGemv.Enabled = true;
+        DecodeGemv.Float32Enabled = false;
     }
 
     [IterationSetup(Targets = [nameof(OursDecode), nameof(OursDecodeBf16), nameof(OursDecodeLibtorch), nameof(OursDecodeBf16Libtorch)])]

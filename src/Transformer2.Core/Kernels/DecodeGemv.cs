@@ -15,7 +15,7 @@ namespace Transformer2.Core.Kernels;
 /// contiguous weight's memory directly, widen BF16 to F32 in registers, accumulate in F32, and split the output rows
 /// over <see cref="DecodeWorkerPool.Shared"/>. They are used only where they compute the same function as libtorch:
 /// CPU tensors, one input row (batch × sequence = 1), F32 or BF16 throughout, a contiguous weight, and no autograd graph
-/// needed (grad mode off, or nothing requires a gradient). Everything else returns false and the caller falls back to
+/// needed (grad mode off, or nothing requires a gradient); F32 only when <see cref="Float32Enabled"/> is set. Everything else returns false and the caller falls back to
 /// libtorch. Results differ from libtorch only by summation order (F32 rounding; BF16 outputs are rounded once, to
 /// nearest even, as libtorch rounds its F32 accumulator).
 /// </remarks>
@@ -32,6 +32,13 @@ public static unsafe class DecodeGemv
     /// to compare the two in a benchmark. Process-wide.
     /// </summary>
     public static bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// Whether F32 products use the kernels too (default false: BF16 only). In the two benchmark runs of
+    /// docs/benchmarks.md (contended machine) the kernels made BF16 decode 3.1–4.2× faster than libtorch but F32 decode
+    /// 0.72–0.85× as fast, so F32 stays on libtorch until a quiet-machine run shows otherwise. Process-wide.
+    /// </summary>
+    public static bool Float32Enabled { get; set; }
 
     static long _productsComputed;
 
@@ -160,7 +167,7 @@ public static unsafe class DecodeGemv
     /// <summary>One CPU row of F32 or BF16 with <paramref name="inFeatures"/> values, kernels switched on.</summary>
     static bool InputApplies(Tensor input, long inFeatures) =>
         Enabled && input.device_type == DeviceType.CPU && input.ndim >= 1 && input.shape[^1] == inFeatures && input.NumberOfElements == inFeatures
-        && input.dtype is ScalarType.Float32 or ScalarType.BFloat16;
+        && (input.dtype == ScalarType.BFloat16 || (input.dtype == ScalarType.Float32 && Float32Enabled));
 
     /// <summary>A contiguous CPU matrix [rows, cols] of <paramref name="dtype"/> that a span can cover (2 GiB at most).</summary>
     static bool MatrixApplies(Tensor matrix, ScalarType dtype, long rows, long cols) =>

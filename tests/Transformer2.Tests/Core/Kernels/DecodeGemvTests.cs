@@ -6,6 +6,13 @@ namespace Transformer2.Tests.Core.Kernels;
 
 public class DecodeGemvTests
 {
+    // F32 kernels are opt-in (DecodeGemv.Float32Enabled); these tests check them as well as the BF16 default.
+    [OneTimeSetUp]
+    public void EnableFloat32Kernels() => DecodeGemv.Float32Enabled = true;
+
+    [OneTimeTearDown]
+    public void RestoreDefaults() => DecodeGemv.Float32Enabled = false;
+
     // Odd sizes exercise every loop: 64-wide unrolled bodies, 16/32-wide remainders and the scalar tails.
     static readonly object[] Shapes =
     {
@@ -154,5 +161,22 @@ public class DecodeGemvTests
         using var scope = NewDisposeScope();
         var expected = tensor(value).to(ScalarType.BFloat16).to(ScalarType.Float32).item<float>();
         Assert.That(BF16.ToSingle(BF16.FromSingle(value)), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void Float32StaysOnLibtorchUnlessOptedIn()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        DecodeGemv.Float32Enabled = false;
+        try
+        {
+            Assert.That(DecodeGemv.TryLinear(randn(1, 1, 4), randn(8, 4), null, out _), Is.False, "F32 is off by default");
+            Assert.That(DecodeGemv.TryLinear(randn(1, 1, 4).to(ScalarType.BFloat16), randn(8, 4).to(ScalarType.BFloat16), null, out _), Is.True, "BF16 is on");
+        }
+        finally
+        {
+            DecodeGemv.Float32Enabled = true;
+        }
     }
 }
