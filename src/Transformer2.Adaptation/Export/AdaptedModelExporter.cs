@@ -127,11 +127,12 @@ public sealed class AdaptedModelExporter
     }
 
     /// <summary>
-    /// The LoRA factors of <paramref name="plan"/> at rank <paramref name="rank"/> (null: the full rank, the smallest
-    /// number of singular values among the targets). The caller owns the result.
+    /// The LoRA factors of <paramref name="plan"/> at rank <paramref name="rank"/> (null: the full rank, the largest
+    /// number of singular values among the targets; a matrix with fewer keeps its whole change, padded with zeros,
+    /// because PEFT's r is one number). The caller owns the result.
     /// </summary>
     /// <exception cref="ArgumentException">The plan is the base model.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rank"/> exceeds a target's singular values.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rank"/> exceeds the singular values of every target.</exception>
     public SvfLoraAdapter ComputeLora(AdaptationPlan plan, int? rank = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plan);
@@ -140,15 +141,28 @@ public sealed class AdaptedModelExporter
         var multipliers = Multipliers(plan);
         try
         {
-            int r = rank ?? (int)multipliers.Keys.Min(t => _layers[t].Rank);
+            int largest = (int)multipliers.Keys.Max(t => _layers[t].Rank);
+            int r = rank ?? largest;
+            if (r > largest)
+                throw new ArgumentOutOfRangeException(nameof(rank), r, $"rank {r} exceeds the {largest} singular values of the largest adapted matrix.");
             using var noGrad = no_grad();
             foreach (var (target, z) in multipliers.OrderBy(m => m.Key, StringComparer.Ordinal))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var layer = _layers[target];
-                if (r > layer.Rank)
-                    throw new ArgumentOutOfRangeException(nameof(rank), r, $"rank {r} exceeds the {layer.Rank} singular values of '{target}'.");
-                factors[target] = SvfDelta.LowRank(layer.U, layer.S, layer.V, z, r, ScalarType.Float32);
+                // PEFT needs one r for all matrices: one with fewer singular values keeps its whole change, padded with zeros.
+                int kept = (int)Math.Min(r, layer.Rank);
+                var (a, b) = SvfDelta.LowRank(layer.U, layer.S, layer.V, z, kept, ScalarType.Float32);
+                if (kept < r)
+                {
+                    using var scope = NewDisposeScope();
+                    var paddedA = nn.functional.pad(a, [0, 0, 0, r - kept]).MoveToOuterDisposeScope();   // zero rows of A
+                    var paddedB = nn.functional.pad(b, [0, r - kept]).MoveToOuterDisposeScope();         // zero columns of B
+                    a.Dispose();
+                    b.Dispose();
+                    (a, b) = (paddedA, paddedB);
+                }
+                factors[target] = (a, b);
             }
             return new SvfLoraAdapter(r, factors, TargetModulesOf(factors.Keys));
         }

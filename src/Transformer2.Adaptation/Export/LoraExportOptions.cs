@@ -8,7 +8,8 @@ public sealed record LoraExportOptions
 {
     /// <summary>
     /// Rank r: the r singular directions with the largest |change| kept per matrix. Null keeps all of them (the
-    /// smallest min(out, in) of the targets), which reproduces the merged weights up to float rounding.
+    /// largest min(out, in) of the targets; smaller matrices are padded with zeros), which reproduces the merged
+    /// weights up to float rounding.
     /// </summary>
     public int? Rank { get; init; }
 

@@ -1,7 +1,10 @@
 using System.Text.Json;
 using Transformer2.Adaptation.Export;
 using Transformer2.Adaptation.Pipeline;
+using Transformer2.Adaptation.Experts;
+using Transformer2.Core.Experts;
 using Transformer2.Core.IO;
+using Transformer2.Core.Svd;
 using Transformer2.Core.Svf;
 using Transformer2.Models.Gguf;
 using Transformer2.Models.Llama;
@@ -82,6 +85,7 @@ public class LoraExportTests
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => _fixture.Exporter.ComputeLora(ExportFixture.Arith, 97).Dispose());
         Assert.That(error!.Message, Does.Contain("97").And.Contain("96"));
+        Assert.That(error.ParamName, Is.EqualTo("rank"));
         Assert.Throws<ArgumentException>(() => _fixture.Exporter.ComputeLora(AdaptationPlan.Base).Dispose());
     }
 
@@ -154,5 +158,47 @@ public class LoraExportTests
         float difference = (ours - theirs).abs().max().item<float>();
         TestContext.Out.WriteLine($"rank 8: max |ours - llama.cpp| = {difference:E2}");
         Assert.That(difference, Is.LessThanOrEqualTo(OracleTolerance));
+    }
+
+    [Test]
+    public void AttentionAdaptersGetTheRotaryPermutationInTheGgufLora()
+    {
+        // q/k adapters: B's rows must follow the base weights' permutation, or llama.cpp rotates the wrong pairs.
+        var config = TinyModels.Llama() with { RopeScaling = null };
+        string hf = Path.Combine(_output, "hf");
+        using (var original = TinyModels.Create(config))
+        {
+            LlamaCppOracleTests.RandomizeWithUnitScale(original);
+            original.SavePretrained(hf);
+        }
+        using var model = LlamaForCausalLM.FromPretrained(hf);
+        var layers = SvfInjector.InjectDecomposed(model, TargetSelector.Attention);
+        using var experts = new ExpertRegistry(layers.ToDictionary(l => l.Key, l => l.Value.Rank));
+        var generator = new TorchSharp.torch.Generator(5);
+        experts.Register(new Expert(new ExpertMetadata { Name = "attn" },
+            layers.Select(l => new KeyValuePair<string, Tensor>(l.Key, randn([l.Value.Rank], generator: generator)))));
+        var exporter = new AdaptedModelExporter(model, experts);
+        var plan = AdaptationPlan.Single("attn");
+        string baseGguf = Path.Combine(_output, "base.gguf"), loraGguf = Path.Combine(_output, "attn.gguf");
+        LlamaGguf.ConvertFolder(hf, baseGguf);
+        exporter.ExportLora(plan, Path.Combine(_output, "peft"), new LoraExportOptions { GgufPath = loraGguf });
+
+        using var ids = TinyModels.RandomIds(config, 1, 12, seed: 11);
+        int[] tokens = ids.data<long>().Select(t => (int)t).ToArray();
+        var multipliers = PlanMultipliers.Compute(plan, experts, MixtureSemantics.Multipliers);
+        foreach (var (target, z) in multipliers) layers[target].Merge(z);
+        using var merged = ExportFixture.Logits(model, tokens);
+        foreach (var (target, z) in multipliers)
+        {
+            layers[target].Unmerge();
+            z.Dispose();
+        }
+        using var baseLogits = ExportFixture.Logits(model, tokens);
+        using var llamaCpp = LlamaCpp.Load(baseGguf, tokens.Length, loraPath: loraGguf);
+        using var theirs = LlamaCppOracleTests.ToTensor(llamaCpp.Decode(tokens));
+        float difference = (theirs - merged).abs().max().item<float>();
+        TestContext.Out.WriteLine($"q/k/v/o adapters: max |llama.cpp + LoRA - merged| = {difference:E2}");
+        Assert.That(difference, Is.LessThanOrEqualTo(OracleTolerance));
+        Assert.That((baseLogits - merged).abs().max().item<float>(), Is.GreaterThan(1e-2f), "the adapter matters");
     }
 }

@@ -120,7 +120,7 @@ public class LlamaCppOracleTests
     /// Rescales the random weights so logits are O(1) (HF's 0.02 init gives logits so small that 1e-4 would prove little)
     /// and the norm gains differ from 1 (so a misplaced norm is caught).
     /// </summary>
-    static void RandomizeWithUnitScale(LlamaForCausalLM model)
+    internal static void RandomizeWithUnitScale(LlamaForCausalLM model)
     {
         using var scope = NewDisposeScope();
         var generator = new Generator(99);
