@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using TorchSharp;
 using Transformer2.Core.Kernels;
+using Transformer2.Models.Gguf;
 using Transformer2.Models.Llama;
 using Transformer2.Tests.Models.Oracle;
 using static TorchSharp.torch;
@@ -78,7 +79,7 @@ public class LlamaVsLlamaCppBenchmarks
         if (!File.Exists(gguf))
         {
             using var model = CreateModel(ScalarType.Float32);
-            LlamaGgufConverter.ConvertModel(model, gguf);
+            LlamaGguf.WriteModel(model, gguf);
         }
         _llamaCpp = LlamaCpp.Load(gguf, ContextSize, Environment.ProcessorCount);
     }

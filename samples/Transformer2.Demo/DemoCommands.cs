@@ -52,6 +52,10 @@ internal static class DemoCommands
             case "evaluate-experts":
                 await DemoConsole.RunAsync(console => DemoReport.EvaluateExpertsAsync(model, Option(args, "--experts") ?? ExpertsFolder(model), console, cancel.Token));
                 return 0;
+            case "lora-ranks":
+                // What the LoRA export's rank costs: weight error and held-out accuracy per rank (docs/serving.md).
+                await DemoConsole.RunAsync(console => DemoLoraRanks.RunAsync(model, Option(args, "--experts") ?? ExpertsFolder(model), console, cancel.Token));
+                return 0;
             case "chat":
                 return await DemoSamples.ChatAsync(model, ExpertsFolder(model), args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal)
                     ? [args[1]] : ["Ann has 12 pens and gets 5 more. How many pens does Ann have?", "What does this Python code print?\nprint(max(3, 8))"], cancel.Token);
@@ -59,7 +63,7 @@ internal static class DemoCommands
                 return await DemoSamples.CustomTaskAsync(model, cancel.Token);
             default:
                 Console.Error.WriteLine($"Unknown command '{command}'. Use: main | train-base [--seed N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
-                    "evaluate [--out FILE] [--seed N] [--tables 1,2,3,4] | evaluate-experts [--experts FOLDER] | chat [QUESTION] | custom-task  [--model FOLDER]");
+                    "evaluate [--out FILE] [--seed N] [--tables 1,2,3,4] | evaluate-experts [--experts FOLDER] | lora-ranks [--experts FOLDER] | chat [QUESTION] | custom-task  [--model FOLDER]");
                 return 2;
         }
     }

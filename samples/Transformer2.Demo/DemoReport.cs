@@ -247,7 +247,7 @@ internal static class DemoReport
     enum Objective { PolicyGradient, NextToken }
 
     /// <summary>Evaluates a family's held-out items behind a bar; its final status is the accuracy.</summary>
-    static async Task<EvaluationResult> EvaluateAsync(DemoConsole console, TransformerSquared t2, FamilyTask task, string setting, AnswerOptions? options,
+    internal static async Task<EvaluationResult> EvaluateAsync(DemoConsole console, TransformerSquared t2, FamilyTask task, string setting, AnswerOptions? options,
         CancellationToken cancellationToken)
     {
         var items = task.GetItems(TaskSplit.Test);
@@ -258,7 +258,7 @@ internal static class DemoReport
     }
 
     /// <summary>Evaluates a model whose adapters are merged into its weights (the LoRA baselines): the base plan of a plain pipeline.</summary>
-    static async Task<EvaluationResult> EvaluateMergedAsync(DemoConsole console, Transformer2.Models.Llama.LlamaForCausalLM model,
+    internal static async Task<EvaluationResult> EvaluateMergedAsync(DemoConsole console, Transformer2.Models.Llama.LlamaForCausalLM model,
         Transformer2.Models.Tokenization.ITextTokenizer tokenizer, FamilyTask task, string setting, CancellationToken cancellationToken)
     {
         await using var t2 = new TransformerSquaredBuilder().UseModel(model, tokenizer).ConfigureGeneration(g => g with { MaxNewTokens = DemoPipeline.MaxAnswerTokens }).Build();
@@ -283,7 +283,7 @@ internal static class DemoReport
         foreach (var row in rows) console.Text(row);
     }
 
-    static string Pct(EvaluationResult r) => string.Create(CultureInfo.InvariantCulture, $"{100 * r.Accuracy:F1}% ({r.Correct}/{r.Total})");
+    internal static string Pct(EvaluationResult r) => string.Create(CultureInfo.InvariantCulture, $"{100 * r.Accuracy:F1}% ({r.Correct}/{r.Total})");
 
     static string Dispatch(EvaluationResult r) => r.DispatchCorrect is { } d ? string.Create(CultureInfo.InvariantCulture, $"{100.0 * d / r.Total:F0}%") : "–";
 

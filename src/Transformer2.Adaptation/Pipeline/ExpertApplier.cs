@@ -111,17 +111,7 @@ internal sealed class ExpertApplier : IDisposable
     }
 
     /// <summary>The multiplier of every target the plan adapts (targets it does not name run their base weights).</summary>
-    public Dictionary<string, Tensor> Multipliers(AdaptationPlan plan)
-    {
-        if (plan.IsBase) return new Dictionary<string, Tensor>();
-        var experts = plan.Experts.Select(name => _experts[name]).ToList();
-        var parameterization = experts[0].Metadata.Parameterization;
-        if (plan.Weights is null)
-            return experts[0].Vectors.ToDictionary(kv => kv.Key, kv => parameterization.Multiplier(kv.Value.to_type(ScalarType.Float32)), StringComparer.Ordinal);
-        if (experts.Any(e => e.Metadata.Parameterization != parameterization))
-            throw new InvalidOperationException($"Experts {string.Join(", ", plan.Experts)} use different parameterisations and cannot be mixed.");
-        return SvfMixer.Mix(experts.Select(e => e.Vectors).ToList(), plan.Weights, parameterization, _semantics);
-    }
+    public Dictionary<string, Tensor> Multipliers(AdaptationPlan plan) => PlanMultipliers.Compute(plan, _experts, _semantics);
 
     Dictionary<string, Tensor> Compose(AdaptationPlan plan)
     {

@@ -110,10 +110,5 @@ public class SamplesSmokeTests
         return line![prefix.Length..];
     }
 
-    static string BundledModel()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Transformer2.sln"))) return Path.Combine(dir.FullName, "samples", "models", "t2-tiny");
-        throw new DirectoryNotFoundException("No repository root above " + AppContext.BaseDirectory);
-    }
+    static string BundledModel() => Tests.BundledModel.Folder();
 }

@@ -26,8 +26,11 @@ internal sealed class LlamaCpp : IDisposable
     /// <summary>Logits per token.</summary>
     public int VocabSize { get; }
 
-    /// <summary>Loads <paramref name="ggufPath"/> with a context of <paramref name="contextSize"/> positions.</summary>
-    public static LlamaCpp Load(string ggufPath, int contextSize, int threads = 1)
+    /// <summary>
+    /// Loads <paramref name="ggufPath"/> with a context of <paramref name="contextSize"/> positions, with the GGUF LoRA
+    /// <paramref name="loraPath"/> applied at scale 1 when given.
+    /// </summary>
+    public static LlamaCpp Load(string ggufPath, int contextSize, int threads = 1, string? loraPath = null)
     {
         InitializeOnce();
         var parameters = new ModelParams(ggufPath)
@@ -45,7 +48,21 @@ internal sealed class LlamaCpp : IDisposable
         var weights = LLamaWeights.LoadFromFile(parameters);
         try
         {
-            return new LlamaCpp(weights, weights.CreateContext(parameters));
+            var context = weights.CreateContext(parameters);
+            if (loraPath is not null)
+            {
+                try
+                {
+                    var adapter = weights.NativeHandle.LoadLoraFromFile(loraPath);
+                    context.NativeHandle.SetLoraAdapters([(adapter, 1f)]);
+                }
+                catch
+                {
+                    context.Dispose();
+                    throw;
+                }
+            }
+            return new LlamaCpp(weights, context);
         }
         catch
         {
@@ -53,6 +70,9 @@ internal sealed class LlamaCpp : IDisposable
             throw;
         }
     }
+
+    /// <summary>llama.cpp's own tokenization of <paramref name="text"/> (from the GGUF's tokenizer metadata), no BOS added, special tokens parsed.</summary>
+    public int[] Tokenize(string text) => _context.Tokenize(text, addBos: false, special: true).Select(t => (int)t).ToArray();
 
     /// <summary>Forgets every cached position.</summary>
     public void Reset() => _context.NativeHandle.MemoryClear(true);

@@ -1,3 +1,4 @@
+using Transformer2.Models.Gguf;
 using Transformer2.Models.Llama;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -76,7 +77,8 @@ public class LlamaCppOracleTests
         var config = Gqa();
         using var ours = WriteCheckpoints(config, ScalarType.Float32, out _);
         string gguf = Path.Combine(_folder, "unpermuted.gguf");
-        LlamaGgufConverter.ConvertModel(ours, gguf, permuteRotary: false);
+        var sources = ours.CheckpointParameters().ToDictionary(p => p.Key, p => (p.Value.shape, (Func<Tensor>)(() => p.Value.detach())));
+        LlamaGguf.Write(ours.Config, sources, gguf, GgufTensorType.F32, null, "unpermuted", null, default, permuteRotary: false);
         int[] tokens = RandomTokens(config);
         using var llamaCpp = LlamaCpp.Load(gguf, SequenceLength);
         var expected = llamaCpp.Decode(tokens);
@@ -91,7 +93,7 @@ public class LlamaCppOracleTests
     {
         // One head of dim 4: rows (r0, r1 | r2, r3) rotate as pairs (0,2), (1,3) in HF and must become adjacent: r0, r2, r1, r3.
         using var weight = arange(4 * 3, ScalarType.Float32).view(4, 3);
-        using var permuted = LlamaGgufConverter.PermuteRotaryRows(weight, heads: 1);
+        using var permuted = LlamaGgufLayout.PermuteRotaryRows(weight, heads: 1);
         using var rowOrder = permuted.select(1, 0).div(3).to_type(ScalarType.Int64);
         Assert.That(rowOrder.data<long>().ToArray(), Is.EqualTo(new long[] { 0, 2, 1, 3 }));
     }
@@ -108,7 +110,7 @@ public class LlamaCppOracleTests
             original.SavePretrained(_folder, dtype: storedDtype);
         }
         gguf = Path.Combine(_folder, "model.gguf");
-        LlamaGgufConverter.ConvertFolder(_folder, gguf);
+        LlamaGguf.ConvertFolder(_folder, gguf);
         var loaded = LlamaForCausalLM.FromPretrained(_folder, ScalarType.Float32);
         loaded.eval();
         return loaded;
@@ -118,7 +120,7 @@ public class LlamaCppOracleTests
     /// Rescales the random weights so logits are O(1) (HF's 0.02 init gives logits so small that 1e-4 would prove little)
     /// and the norm gains differ from 1 (so a misplaced norm is caught).
     /// </summary>
-    static void RandomizeWithUnitScale(LlamaForCausalLM model)
+    internal static void RandomizeWithUnitScale(LlamaForCausalLM model)
     {
         using var scope = NewDisposeScope();
         var generator = new Generator(99);
@@ -140,7 +142,7 @@ public class LlamaCppOracleTests
         return ids.data<long>().Select(t => (int)t).ToArray();
     }
 
-    static Tensor ToTensor(float[,] values)
+    internal static Tensor ToTensor(float[,] values)
     {
         var flat = new float[values.Length];
         Buffer.BlockCopy(values, 0, flat, 0, flat.Length * sizeof(float));

@@ -210,9 +210,4 @@ public class KlCoefficientSelectionTests
     public void SelectionWithoutValidationIsRefused() =>
         Assert.That(async () => await KlCoefficientSelection.SelectAsync(_ => throw new InvalidOperationException(), TrainerFixture.Options() with { ValidationInterval = 0 }),
             Throws.ArgumentException.With.Message.Contains("ValidationInterval"));
-
-    sealed class SynchronousProgress<T>(Action<T> action) : IProgress<T>
-    {
-        public void Report(T value) => action(value);
-    }
 }
