@@ -39,6 +39,13 @@ public sealed class TransformerSquaredOptions
     /// <summary>How experts reach the weights.</summary>
     public ExpertApplicationMode Mode { get; set; } = ExpertApplicationMode.Factored;
 
+    /// <summary>
+    /// Keep only the SVD factors of adapted matrices, not their dense weights (<see cref="TransformerSquaredBuilder.UseFactoredOnlyLayers"/>):
+    /// less memory (an 8B model with its MLP adapted fits in 24 GB), every forward reads U and V instead of W. Needs
+    /// <see cref="Mode"/> = <see cref="ExpertApplicationMode.Factored"/>.
+    /// </summary>
+    public bool FactoredOnlyLayers { get; set; }
+
     /// <summary>Memory budget of composed weights in merged mode, in bytes.</summary>
     public long MergedBudgetBytes { get; set; } = 2L << 30;
 

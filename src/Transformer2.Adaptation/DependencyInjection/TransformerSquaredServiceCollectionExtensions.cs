@@ -99,6 +99,7 @@ public static class TransformerSquaredServiceCollectionExtensions
                 else builder.UsePromptDispatch(Categories);
             }
             if (options.Mode == ExpertApplicationMode.Merged) builder.UseMergedExperts(options.MergedBudgetBytes);
+            if (options.FactoredOnlyLayers) builder.UseFactoredOnlyLayers();
             builder.UseMixtureSemantics(options.MixtureSemantics);
             builder.ConfigureGeneration(g => g with { MaxNewTokens = options.MaxNewTokens, Temperature = options.Temperature });
         });
