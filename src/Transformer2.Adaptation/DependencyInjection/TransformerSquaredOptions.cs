@@ -1,4 +1,5 @@
 using Transformer2.Adaptation.Pipeline;
+using Transformer2.Core.Svd;
 using Transformer2.Core.Svf;
 
 namespace Transformer2.Adaptation.DependencyInjection;
@@ -20,6 +21,9 @@ public sealed class TransformerSquaredOptions
 
     /// <summary>Where the SVD of the targets is kept (strongly advised for real models).</summary>
     public string? DecompositionCache { get; set; }
+
+    /// <summary>The dtype of U and V in a cache built for <see cref="DecompositionCache"/> (WeightDType halves a bf16 model's cache).</summary>
+    public FactorStorage DecompositionCacheStorage { get; set; } = FactorStorage.Float32;
 
     /// <summary>Expert files to register.</summary>
     public IList<string> ExpertFiles { get; } = [];

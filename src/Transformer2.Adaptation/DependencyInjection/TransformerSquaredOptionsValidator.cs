@@ -28,6 +28,7 @@ public sealed class TransformerSquaredOptionsValidator : IValidateOptions<Transf
             failures.Add($"{prefix}: category '{label}' needs an entry in CategoryDescriptions.");
         if (options.ClassificationExpert is not null && options.Categories.Count == 0)
             failures.Add($"{prefix}: ClassificationExpert is set but Categories is empty.");
+        if (!Enum.IsDefined(options.DecompositionCacheStorage)) failures.Add($"{prefix}: DecompositionCacheStorage '{options.DecompositionCacheStorage}' is not a FactorStorage value.");
         if (options.FactoredOnlyLayers && options.Mode == ExpertApplicationMode.Merged)
             failures.Add($"{prefix}: FactoredOnlyLayers needs Mode Factored: merged experts are written into dense weights, which factored-only layers do not keep.");
         if (options.MergedBudgetBytes < 0) failures.Add($"{prefix}: MergedBudgetBytes cannot be negative.");

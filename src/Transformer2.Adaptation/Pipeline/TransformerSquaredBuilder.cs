@@ -45,6 +45,7 @@ public sealed class TransformerSquaredBuilder
     string? _identity;
     TargetSelector _targets = TargetSelector.Default;
     string? _cachePath;
+    FactorStorage _factorStorage = FactorStorage.Float32;
     readonly List<Action<ExpertRegistry>> _experts = [];
     Func<IDispatchStrategy>? _strategy;
     ExpertApplicationMode _mode = ExpertApplicationMode.Factored;
@@ -122,10 +123,17 @@ public sealed class TransformerSquaredBuilder
     }
 
     /// <summary>Stores the SVD of the targets at <paramref name="path"/>, or reuses it when it matches the model (strongly advised for real models: it takes hours on a CPU).</summary>
-    public TransformerSquaredBuilder UseDecompositionCache(string path)
+    /// <param name="path">The cache file.</param>
+    /// <param name="storage">
+    /// The dtype of U and V when the cache is built: <see cref="FactorStorage.WeightDType"/> halves the file of a bf16
+    /// model (rounding documented on the value); an existing cache is used whatever it holds.
+    /// </param>
+    public TransformerSquaredBuilder UseDecompositionCache(string path, FactorStorage storage = FactorStorage.Float32)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!Enum.IsDefined(storage)) throw new ArgumentOutOfRangeException(nameof(storage), storage, "Unknown factor storage.");
         _cachePath = path;
+        _factorStorage = storage;
         return this;
     }
 
@@ -375,7 +383,7 @@ public sealed class TransformerSquaredBuilder
             progress?.Report($"Decomposition cache {_cachePath}");
             var source = WeightSource.FromModule(model);
             using var cache = DecompositionCache.OpenOrBuild(source, _targets, _cachePath, identity,
-                new Progress<DecompositionProgress>(p => progress?.Report($"SVD {p}")), logger, cancellationToken);
+                new Progress<DecompositionProgress>(p => progress?.Report($"SVD {p}")), logger, cancellationToken, _factorStorage);
             SvfInjector.InjectFromCache(model, cache, _storage);
         }
         else
