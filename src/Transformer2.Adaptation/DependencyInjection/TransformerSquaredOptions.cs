@@ -1,4 +1,5 @@
 using Transformer2.Adaptation.Pipeline;
+using Transformer2.Core.Svd;
 using Transformer2.Core.Svf;
 
 namespace Transformer2.Adaptation.DependencyInjection;
@@ -21,6 +22,9 @@ public sealed class TransformerSquaredOptions
     /// <summary>Where the SVD of the targets is kept (strongly advised for real models).</summary>
     public string? DecompositionCache { get; set; }
 
+    /// <summary>The dtype of U and V in a cache built for <see cref="DecompositionCache"/> (WeightDType halves a bf16 model's cache).</summary>
+    public FactorStorage DecompositionCacheStorage { get; set; } = FactorStorage.Float32;
+
     /// <summary>Expert files to register.</summary>
     public IList<string> ExpertFiles { get; } = [];
 
@@ -38,6 +42,13 @@ public sealed class TransformerSquaredOptions
 
     /// <summary>How experts reach the weights.</summary>
     public ExpertApplicationMode Mode { get; set; } = ExpertApplicationMode.Factored;
+
+    /// <summary>
+    /// Keep only the SVD factors of adapted matrices, not their dense weights (<see cref="TransformerSquaredBuilder.UseFactoredOnlyLayers"/>):
+    /// less memory (an 8B model with its MLP adapted fits in 24 GB), every forward reads U and V instead of W. Needs
+    /// <see cref="Mode"/> = <see cref="ExpertApplicationMode.Factored"/>.
+    /// </summary>
+    public bool FactoredOnlyLayers { get; set; }
 
     /// <summary>Memory budget of composed weights in merged mode, in bytes.</summary>
     public long MergedBudgetBytes { get; set; } = 2L << 30;

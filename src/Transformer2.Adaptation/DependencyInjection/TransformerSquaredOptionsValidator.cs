@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Transformer2.Adaptation.Dispatch;
+using Transformer2.Adaptation.Pipeline;
 using Transformer2.Models.Llava;
 
 namespace Transformer2.Adaptation.DependencyInjection;
@@ -27,6 +28,9 @@ public sealed class TransformerSquaredOptionsValidator : IValidateOptions<Transf
             failures.Add($"{prefix}: category '{label}' needs an entry in CategoryDescriptions.");
         if (options.ClassificationExpert is not null && options.Categories.Count == 0)
             failures.Add($"{prefix}: ClassificationExpert is set but Categories is empty.");
+        if (!Enum.IsDefined(options.DecompositionCacheStorage)) failures.Add($"{prefix}: DecompositionCacheStorage '{options.DecompositionCacheStorage}' is not a FactorStorage value.");
+        if (options.FactoredOnlyLayers && options.Mode == ExpertApplicationMode.Merged)
+            failures.Add($"{prefix}: FactoredOnlyLayers needs Mode Factored: merged experts are written into dense weights, which factored-only layers do not keep.");
         if (options.MergedBudgetBytes < 0) failures.Add($"{prefix}: MergedBudgetBytes cannot be negative.");
         if (options.MaxNewTokens < 1) failures.Add($"{prefix}: MaxNewTokens must be at least 1.");
         if (!(options.Temperature >= 0)) failures.Add($"{prefix}: Temperature must be 0 or positive.");

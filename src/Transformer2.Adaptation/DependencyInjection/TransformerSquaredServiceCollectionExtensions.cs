@@ -86,7 +86,7 @@ public static class TransformerSquaredServiceCollectionExtensions
                 _ => ScalarType.Float32,
             });
             if (options.ModelIdentity is { } identity) builder.UseModelIdentity(identity);
-            if (options.DecompositionCache is { } cache) builder.UseDecompositionCache(cache);
+            if (options.DecompositionCache is { } cache) builder.UseDecompositionCache(cache, options.DecompositionCacheStorage);
             foreach (var file in options.ExpertFiles) builder.AddExpert(file);
             foreach (var folder in options.ExpertFolders) builder.AddExpertsFromFolder(folder);
             if (options.Categories.Count > 0)
@@ -99,6 +99,7 @@ public static class TransformerSquaredServiceCollectionExtensions
                 else builder.UsePromptDispatch(Categories);
             }
             if (options.Mode == ExpertApplicationMode.Merged) builder.UseMergedExperts(options.MergedBudgetBytes);
+            if (options.FactoredOnlyLayers) builder.UseFactoredOnlyLayers();
             builder.UseMixtureSemantics(options.MixtureSemantics);
             builder.ConfigureGeneration(g => g with { MaxNewTokens = options.MaxNewTokens, Temperature = options.Temperature });
         });

@@ -121,7 +121,7 @@ internal sealed class ExpertApplier : IDisposable
         foreach (var (target, z) in Multipliers(plan))
         {
             var layer = _backbone.Layers[target];
-            result[target] = SvfComposer.Compose(layer.U, layer.S, layer.V, z, layer.weight.dtype).DetachFromDisposeScope();
+            result[target] = SvfComposer.Compose(layer.U, layer.S, layer.V, z, layer.DType).DetachFromDisposeScope();
         }
         return result;
     }

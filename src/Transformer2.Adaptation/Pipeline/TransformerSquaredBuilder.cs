@@ -45,9 +45,11 @@ public sealed class TransformerSquaredBuilder
     string? _identity;
     TargetSelector _targets = TargetSelector.Default;
     string? _cachePath;
+    FactorStorage _factorStorage = FactorStorage.Float32;
     readonly List<Action<ExpertRegistry>> _experts = [];
     Func<IDispatchStrategy>? _strategy;
     ExpertApplicationMode _mode = ExpertApplicationMode.Factored;
+    SvfWeightStorage _storage = SvfWeightStorage.Dense;
     long _mergedBudget = 2L << 30;
     MixtureSemantics _semantics = MixtureSemantics.Multipliers;
     GenerationOptions _generation = new() { MaxNewTokens = 512 };
@@ -121,10 +123,17 @@ public sealed class TransformerSquaredBuilder
     }
 
     /// <summary>Stores the SVD of the targets at <paramref name="path"/>, or reuses it when it matches the model (strongly advised for real models: it takes hours on a CPU).</summary>
-    public TransformerSquaredBuilder UseDecompositionCache(string path)
+    /// <param name="path">The cache file.</param>
+    /// <param name="storage">
+    /// The dtype of U and V when the cache is built: <see cref="FactorStorage.WeightDType"/> halves the file of a bf16
+    /// model (rounding documented on the value); an existing cache is used whatever it holds.
+    /// </param>
+    public TransformerSquaredBuilder UseDecompositionCache(string path, FactorStorage storage = FactorStorage.Float32)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!Enum.IsDefined(storage)) throw new ArgumentOutOfRangeException(nameof(storage), storage, "Unknown factor storage.");
         _cachePath = path;
+        _factorStorage = storage;
         return this;
     }
 
@@ -212,6 +221,22 @@ public sealed class TransformerSquaredBuilder
         return this;
     }
 
+    /// <summary>
+    /// Drops the dense weight of every adapted matrix and keeps only its SVD factors (see <see cref="SvfLinear.DropDenseWeight"/>).
+    /// </summary>
+    /// <remarks>
+    /// Memory becomes the other weights plus the factors: ≈ 1.29× each adapted 4096×14336 matrix instead of 2.29× with the
+    /// dense weight kept, which is what lets an 8B model with its MLP adapted fit in 24 GB (docs/models.md). The price:
+    /// every forward — also of the base model (z = 1) — reads U and V instead of W, two thinner GEMMs per adapted matrix,
+    /// and experts cannot be merged (it implies and requires <see cref="UseFactoredExperts"/>). An expert switch is a
+    /// vector swap. Each dense weight is freed as soon as its layer is swapped, so peak memory stays near the model's size.
+    /// </remarks>
+    public TransformerSquaredBuilder UseFactoredOnlyLayers()
+    {
+        _storage = SvfWeightStorage.FactoredOnly;
+        return this;
+    }
+
     /// <summary>Merged weights, composed once per expert or mixture and cached within <paramref name="budgetBytes"/>.</summary>
     public TransformerSquaredBuilder UseMergedExperts(long budgetBytes = 2L << 30)
     {
@@ -252,6 +277,8 @@ public sealed class TransformerSquaredBuilder
     public TransformerSquared Build(IProgress<string>? progress = null, CancellationToken cancellationToken = default)
     {
         if (_folder is null && _model is null && _llava is null) throw new InvalidOperationException("No backbone: call UseModelFolder, UseModel or UseLlava before building.");
+        if (_storage == SvfWeightStorage.FactoredOnly && _mode == ExpertApplicationMode.Merged)
+            throw new InvalidOperationException("UseFactoredOnlyLayers and UseMergedExperts exclude each other: merged experts are written into dense weights, which factored-only layers do not keep.");
         var logger = _loggers.CreateLogger<TransformerSquared>();
         bool ownsModel = _model is null && _llava is null;
         var llava = _llava;
@@ -285,7 +312,10 @@ public sealed class TransformerSquaredBuilder
             string identity = _identity ?? (_folder is not null ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(_folder))) : "");
 
             // Into the LLaVA model, so target names are its own (model.language_model.layers.N…), as experts trained on it carry.
-            if (SvfInjector.Find(root).Count == 0) Inject(root, identity, progress, logger, cancellationToken);
+            var existing = SvfInjector.Find(root);
+            if (existing.Count == 0) Inject(root, identity, progress, logger, cancellationToken);
+            else if (_storage == SvfWeightStorage.FactoredOnly)
+                foreach (var layer in existing.Values) layer.DropDenseWeight();
             var backbone = llava is null
                 ? new AdaptationBackbone(model, tokenizer!, template, identity)
                 : AdaptationBackbone.ForLlava(llava, processor!, tokenizer!, template, identity);
@@ -353,13 +383,13 @@ public sealed class TransformerSquaredBuilder
             progress?.Report($"Decomposition cache {_cachePath}");
             var source = WeightSource.FromModule(model);
             using var cache = DecompositionCache.OpenOrBuild(source, _targets, _cachePath, identity,
-                new Progress<DecompositionProgress>(p => progress?.Report($"SVD {p}")), logger, cancellationToken);
-            SvfInjector.InjectFromCache(model, cache);
+                new Progress<DecompositionProgress>(p => progress?.Report($"SVD {p}")), logger, cancellationToken, _factorStorage);
+            SvfInjector.InjectFromCache(model, cache, _storage);
         }
         else
         {
             progress?.Report("Decomposing targets in memory (use UseDecompositionCache to keep the result)");
-            SvfInjector.InjectDecomposed(model, _targets, cancellationToken);
+            SvfInjector.InjectDecomposed(model, _targets, cancellationToken, _storage);
         }
     }
 

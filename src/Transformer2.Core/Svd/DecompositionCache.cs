@@ -8,8 +8,10 @@ namespace Transformer2.Core.Svd;
 
 /// <summary>
 /// The SVD factors of a model's target weights in one safetensors file (keys <c>{param}.U</c>, <c>{param}.S</c>,
-/// <c>{param}.V</c>, all fp32) with JSON metadata: base model identity, weights fingerprint, target patterns and
-/// names, shapes, source dtypes and library version. Factors are read lazily, one matrix at a time.
+/// <c>{param}.V</c>; S fp32, U and V fp32 or the weight's dtype, see <see cref="FactorStorage"/>) with JSON metadata:
+/// base model identity, weights fingerprint, target patterns and names, shapes, source and factor dtypes and library
+/// version. Factors are read lazily, one tensor at a time, straight from the file's byte range: opening a cache reads
+/// only its header, and injecting layers from it holds one matrix's factors at a time besides the model.
 /// </summary>
 /// <remarks>
 /// <see cref="Build"/> streams matrix by matrix and is resumable: each finished matrix is saved (atomically) in a
@@ -52,6 +54,9 @@ public sealed class DecompositionCache : IDisposable
     /// <summary>The dtype each weight had in the model (a TorchSharp <c>ScalarType</c> name).</summary>
     public IReadOnlyDictionary<string, string> SourceDTypes => _metadata.SourceDTypes;
 
+    /// <summary>Target → the safetensors dtype its U and V are stored in (<c>F32</c>, <c>BF16</c> or <c>F16</c>).</summary>
+    public IReadOnlyDictionary<string, string> FactorDTypes => _metadata.Targets.ToDictionary(t => t, _metadata.FactorDTypeOf, StringComparer.Ordinal);
+
     /// <summary>The library version that built the cache.</summary>
     public string LibraryVersion => _metadata.LibraryVersion;
 
@@ -71,7 +76,7 @@ public sealed class DecompositionCache : IDisposable
 
     /// <summary>Reads the factors of <paramref name="name"/> from disk.</summary>
     /// <param name="name">Target name.</param>
-    /// <param name="dtype">Convert the factors to this dtype; <c>null</c> keeps fp32.</param>
+    /// <param name="dtype">Convert the factors to this dtype; <c>null</c> keeps the stored ones (S fp32; U and V as <see cref="FactorDTypes"/>).</param>
     /// <param name="device">Move them to this device; <c>null</c> keeps the CPU.</param>
     /// <returns>New factors the caller owns.</returns>
     /// <exception cref="KeyNotFoundException">Not a target of this cache.</exception>
@@ -133,6 +138,15 @@ public sealed class DecompositionCache : IDisposable
         }
     }
 
+    static readonly string[] AllowedFactorTypes = ["F32", "BF16", "F16"];
+
+    /// <summary>The three tensors of a target [m, n]: name, shape and safetensors dtype (S is always F32).</summary>
+    static (string Factor, long[] Shape, string DType)[] Layout(long[] shape, string factorType)
+    {
+        long m = shape[0], n = shape[1], k = Math.Min(m, n);
+        return [("U", [m, k], factorType), ("S", [k], "F32"), ("V", [n, k], factorType)];
+    }
+
     static void CheckStructure(SafetensorsFile file, DecompositionCacheMetadata metadata)
     {
         var expectedKeys = new HashSet<string>(StringComparer.Ordinal);
@@ -140,17 +154,18 @@ public sealed class DecompositionCache : IDisposable
         {
             if (!metadata.Shapes.TryGetValue(target, out long[]? shape) || shape is not { Length: 2 } || shape[0] <= 0 || shape[1] <= 0)
                 throw new InvalidDataException($"Decomposition cache '{file.Path}': target '{target}' has no valid [m, n] shape in the metadata.");
-            long m = shape[0], n = shape[1], k = Math.Min(m, n);
-            var expected = new Dictionary<string, long[]> { ["U"] = [m, k], ["S"] = [k], ["V"] = [n, k] };
-            foreach (var (factor, factorShape) in expected)
+            string factorType = metadata.FactorDTypeOf(target);
+            if (!AllowedFactorTypes.Contains(factorType))
+                throw new InvalidDataException($"Decomposition cache '{file.Path}': target '{target}' has factor dtype '{factorType}' in the metadata, not one of {string.Join(", ", AllowedFactorTypes)}.");
+            foreach (var (factor, factorShape, factorDType) in Layout(shape, factorType))
             {
                 string key = $"{target}.{factor}";
                 if (!expectedKeys.Add(key)) throw new InvalidDataException($"Decomposition cache '{file.Path}': target '{target}' is listed twice.");
                 if (!file.Contains(key)) throw new InvalidDataException($"Decomposition cache '{file.Path}' lacks tensor '{key}'.");
                 var info = file.GetInfo(key);
-                if (info.DType != "F32" || !info.Shape.SequenceEqual(factorShape))
+                if (info.DType != factorDType || !info.Shape.SequenceEqual(factorShape))
                     throw new InvalidDataException(
-                        $"Decomposition cache '{file.Path}': tensor '{key}' is {info.DType} [{string.Join(", ", info.Shape)}], expected F32 [{string.Join(", ", factorShape)}].");
+                        $"Decomposition cache '{file.Path}': tensor '{key}' is {info.DType} [{string.Join(", ", info.Shape)}], expected {factorDType} [{string.Join(", ", factorShape)}].");
             }
         }
         string? extra = file.Names.FirstOrDefault(n => !expectedKeys.Contains(n));
@@ -168,6 +183,7 @@ public sealed class DecompositionCache : IDisposable
     /// <param name="progress">Receives a report after each matrix.</param>
     /// <param name="logger">Receives one line per matrix.</param>
     /// <param name="cancellationToken">Checked between matrices; finished matrices are kept for the next run.</param>
+    /// <param name="storage">The dtype of U and V in the file (a partial run with another storage is discarded).</param>
     /// <returns>The opened cache; the caller disposes it.</returns>
     /// <exception cref="ArgumentException">No weight is a target, or a target is not a non-empty matrix.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; call again to resume.</exception>
@@ -178,8 +194,10 @@ public sealed class DecompositionCache : IDisposable
         string modelIdentity,
         IProgress<DecompositionProgress>? progress = null,
         ILogger? logger = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        FactorStorage storage = FactorStorage.Float32)
     {
+        if (!Enum.IsDefined(storage)) throw new ArgumentOutOfRangeException(nameof(storage), storage, "Unknown factor storage.");
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(targets);
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -199,11 +217,12 @@ public sealed class DecompositionCache : IDisposable
 
         string fullPath = System.IO.Path.GetFullPath(path);
         string partial = fullPath + PartialSuffix;
-        var manifest = new PartialManifest(DecompositionCacheMetadata.CurrentFormat, modelIdentity, targets.Patterns.ToList(), names, shapes);
+        var manifest = new PartialManifest(DecompositionCacheMetadata.CurrentFormat, modelIdentity, targets.Patterns.ToList(), names, shapes, storage.ToString());
         PreparePartialFolder(partial, manifest, logger);
 
         var digests = new Dictionary<string, string>(StringComparer.Ordinal);
         var dtypes = new Dictionary<string, string>(StringComparer.Ordinal);
+        var factorTypes = new Dictionary<string, string>(StringComparer.Ordinal);
         var total = Stopwatch.StartNew();
         for (int i = 0; i < names.Count; i++)
         {
@@ -220,14 +239,16 @@ public sealed class DecompositionCache : IDisposable
                 string digest = Svd.WeightsFingerprint.MatrixDigest(name, weight);
                 digests[name] = digest;
                 dtypes[name] = weight.dtype.ToString();
+                var factorType = FactorType(weight.dtype, storage);
+                factorTypes[name] = SafetensorsDType.NameOf(factorType, name);
                 // The digest is re-checked on resume, so a partial run of other weights is never reused.
-                resumed = IsFinished(matrixFile, name, digest, shapes[i]);
+                resumed = IsFinished(matrixFile, name, digest, Layout(shapes[i], factorTypes[name]));
                 if (!resumed)
                 {
                     using var factors = SvdFactors.Decompose(weight);
                     weight.Dispose();
                     SafetensorsWriter.Write(matrixFile,
-                        [new("U", factors.U), new("S", factors.S), new("V", factors.V)],
+                        [new("U", factors.U.to_type(factorType)), new("S", factors.S), new("V", factors.V.to_type(factorType))],
                         new Dictionary<string, string> { ["name"] = name, ["digest"] = digest });
                 }
                 weight.Dispose();
@@ -247,9 +268,11 @@ public sealed class DecompositionCache : IDisposable
             Shapes = names.Zip(shapes).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal),
             SourceDTypes = dtypes,
             SourceDType = dtypes.Values.Distinct().Count() == 1 ? dtypes.Values.First() : "mixed",
+            FactorDType = factorTypes.Values.Distinct().Count() == 1 ? factorTypes.Values.First() : "mixed",
+            FactorDTypes = factorTypes,
             LibraryVersion = DecompositionCacheMetadata.LibraryVersionString,
         };
-        Assemble(fullPath, partial, names, shapes, metadata);
+        Assemble(fullPath, partial, names, shapes, factorTypes, metadata);
         Directory.Delete(partial, recursive: true);
         logger?.LogInformation("Decomposition cache {Path} written: {Count} matrices in {Minutes:F1} min", fullPath, names.Count, total.Elapsed.TotalMinutes);
         return Open(fullPath, modelIdentity, metadata.WeightsFingerprint, targets);
@@ -266,6 +289,7 @@ public sealed class DecompositionCache : IDisposable
     /// <param name="progress">Receives a report after each matrix when building.</param>
     /// <param name="logger">Receives one line per matrix when building, and why an existing cache was not used.</param>
     /// <param name="cancellationToken">Checked between matrices.</param>
+    /// <param name="storage">The dtype of U and V when building; an existing cache is used whatever its storage.</param>
     /// <returns>The opened cache; the caller disposes it.</returns>
     public static DecompositionCache OpenOrBuild(
         IWeightSource weights,
@@ -274,7 +298,8 @@ public sealed class DecompositionCache : IDisposable
         string modelIdentity,
         IProgress<DecompositionProgress>? progress = null,
         ILogger? logger = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        FactorStorage storage = FactorStorage.Float32)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(targets);
@@ -291,7 +316,7 @@ public sealed class DecompositionCache : IDisposable
                 logger?.LogWarning("Rebuilding decomposition cache {Path}: {Reason}", path, e.Message);
             }
         }
-        return Build(weights, targets, path, modelIdentity, progress, logger, cancellationToken);
+        return Build(weights, targets, path, modelIdentity, progress, logger, cancellationToken, storage);
     }
 
     static void PreparePartialFolder(string partial, PartialManifest manifest, ILogger? logger)
@@ -320,19 +345,20 @@ public sealed class DecompositionCache : IDisposable
         AtomicFile.WriteAllText(manifestPath, JsonSerializer.Serialize(manifest));
     }
 
-    static bool IsFinished(string matrixFile, string name, string digest, long[] shape)
+    /// <summary>U and V in fp32, or in the weight's dtype (fp64 weights keep fp32 factors, the cache's widest).</summary>
+    static torch.ScalarType FactorType(torch.ScalarType weightType, FactorStorage storage) =>
+        storage == FactorStorage.WeightDType && weightType is torch.ScalarType.BFloat16 or torch.ScalarType.Float16 ? weightType : torch.ScalarType.Float32;
+
+    static bool IsFinished(string matrixFile, string name, string digest, (string Factor, long[] Shape, string DType)[] layout)
     {
         if (!File.Exists(matrixFile)) return false;
         try
         {
             using var file = SafetensorsFile.Open(matrixFile);
-            long k = Math.Min(shape[0], shape[1]);
             return file.Metadata.GetValueOrDefault("name") == name
                 && file.Metadata.GetValueOrDefault("digest") == digest
                 && file.Names.Count == 3
-                && file.Contains("U") && file.GetInfo("U").Shape.SequenceEqual(new[] { shape[0], k }) && file.GetInfo("U").DType == "F32"
-                && file.Contains("S") && file.GetInfo("S").Shape.SequenceEqual(new[] { k }) && file.GetInfo("S").DType == "F32"
-                && file.Contains("V") && file.GetInfo("V").Shape.SequenceEqual(new[] { shape[1], k }) && file.GetInfo("V").DType == "F32";
+                && layout.All(t => file.Contains(t.Factor) && file.GetInfo(t.Factor).Shape.SequenceEqual(t.Shape) && file.GetInfo(t.Factor).DType == t.DType);
         }
         catch (InvalidDataException)
         {
@@ -340,18 +366,17 @@ public sealed class DecompositionCache : IDisposable
         }
     }
 
-    static void Assemble(string path, string partial, List<string> names, List<long[]> shapes, DecompositionCacheMetadata metadata)
+    static void Assemble(string path, string partial, List<string> names, List<long[]> shapes, Dictionary<string, string> factorTypes, DecompositionCacheMetadata metadata)
     {
         var layout = new List<TensorLayout>();
         var fileOf = new Dictionary<string, (string File, string Factor)>(StringComparer.Ordinal);
         for (int i = 0; i < names.Count; i++)
         {
-            long m = shapes[i][0], n = shapes[i][1], k = Math.Min(m, n);
             string matrixFile = System.IO.Path.Combine(partial, $"{i:D5}.safetensors");
-            foreach (var (factor, shape) in new (string, long[])[] { ("U", [m, k]), ("S", [k]), ("V", [n, k]) })
+            foreach (var (factor, shape, dtype) in Layout(shapes[i], factorTypes[names[i]]))
             {
                 string key = $"{names[i]}.{factor}";
-                layout.Add(new TensorLayout(key, "F32", shape));
+                layout.Add(new TensorLayout(key, dtype, shape));
                 fileOf[key] = (matrixFile, factor);
             }
         }

@@ -43,14 +43,14 @@ public sealed class SvfBlendCache : IDisposable
                     {
                         if (!basis[k].TryGetValue(target, out var z))
                             throw new ArgumentException($"Expert {k} has no vector for target '{target}'.", nameof(basis));
-                        (compositions[k], sums[k]) = SvfComposer.ComposeUnnormalised(layer.U, layer.S, layer.V, z, layer.weight.dtype);
+                        (compositions[k], sums[k]) = SvfComposer.ComposeUnnormalised(layer.U, layer.S, layer.V, z, layer.DType);
                     }
                 }
                 double total = layer.S.sum().to_type(ScalarType.Float64).item<double>();
                 Tensor stacked;
                 using (no_grad()) stacked = stack(compositions.Select(c => c.flatten()).ToArray()).DetachFromDisposeScope();   // [K, m·n]
                 foreach (var c in compositions) c.Dispose();
-                _entries[target] = new Entry(stacked, layer.weight.shape, sums, total);
+                _entries[target] = new Entry(stacked, [layer.OutFeatures, layer.InFeatures], sums, total);
                 CachedBytes += stacked.NumberOfElements * stacked.ElementSize;
             }
         }

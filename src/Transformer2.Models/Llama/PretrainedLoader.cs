@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using Transformer2.Core.IO;
+using Transformer2.Core.Svf;
 using static TorchSharp.torch;
 
 namespace Transformer2.Models.Llama;
@@ -190,6 +191,7 @@ internal static class PretrainedLoader
 
     public static void Save(LlamaForCausalLM model, string folder, ScalarType? dtype, long? maxShardBytes)
     {
+        SvfInjector.RequireDenseWeights(model, $"save the checkpoint to '{folder}'");
         string torchDtype = TorchDtypeName(dtype ?? model.DType);
         SaveWeights(folder, (model.Config with { TorchDtype = torchDtype }).ToJson(), model.CheckpointParameters(), dtype, maxShardBytes);
     }

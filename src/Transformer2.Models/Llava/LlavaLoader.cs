@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Transformer2.Core.Svf;
 using Transformer2.Models.Llama;
 using static TorchSharp.torch;
 
@@ -61,6 +62,7 @@ internal static class LlavaLoader
 
     public static void Save(LlavaForConditionalGeneration model, string folder, ScalarType? dtype, long? maxShardBytes)
     {
+        SvfInjector.RequireDenseWeights(model, $"save the checkpoint to '{folder}'");
         string torchDtype = PretrainedLoader.TorchDtypeName(dtype ?? model.DType);
         var config = model.Config with { TorchDtype = torchDtype, TextConfig = model.Config.TextConfig with { TorchDtype = torchDtype } };
         PretrainedLoader.SaveWeights(folder, config.ToJson(), model.CheckpointParameters(), dtype, maxShardBytes);

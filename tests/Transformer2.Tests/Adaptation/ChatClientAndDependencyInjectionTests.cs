@@ -125,6 +125,8 @@ public class ChatClientAndDependencyInjectionTests
             o.ExpertFiles.Add("/nonexistent/expert.safetensors");
             o.Categories["poetry"] = "poet";
             o.MaxNewTokens = 0;
+            o.FactoredOnlyLayers = true;
+            o.Mode = ExpertApplicationMode.Merged;
         });
         using var provider = services.BuildServiceProvider();
         var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<TransformerSquared>());
@@ -133,5 +135,6 @@ public class ChatClientAndDependencyInjectionTests
         Assert.That(ex.Failures, Has.Some.Contains("/nonexistent/expert.safetensors"));
         Assert.That(ex.Failures, Has.Some.Contains("'poetry' needs an entry in CategoryDescriptions"));
         Assert.That(ex.Failures, Has.Some.Contains("MaxNewTokens"));
+        Assert.That(ex.Failures, Has.Some.Contains("FactoredOnlyLayers needs Mode Factored"));
     }
 }

@@ -2,6 +2,7 @@ using Transformer2.Adaptation.Dispatch;
 using Transformer2.Adaptation.Pipeline;
 using Transformer2.Adaptation.Search;
 using Transformer2.Core.Experts;
+using Transformer2.Core.Svf;
 using Transformer2.Models.Chat;
 using Transformer2.Models.Llama;
 using Transformer2.Training.Tasks;
@@ -134,6 +135,26 @@ public class TwoPassPipelineTests
     }
 
     [Test]
+    public async Task FactoredOnlyLayersAnswerAsTheDenseOnes()
+    {
+        async Task<List<string>> Answers(bool factoredOnly)
+        {
+            var model = Model(SaysMath);
+            var builder = Builder(model).AddExpert(Expert(model, "e1", "x", 0.2, 1.0)).AddExpert(Expert(model, "e2", "m", 0.2, 1.0));
+            if (factoredOnly) builder = builder.UseFactoredOnlyLayers();
+            await using var t2 = builder.Build();
+            Assert.That(SvfInjector.Find(model).Values.All(l => l.HasDenseWeight != factoredOnly), Is.True);
+            var answers = new List<string>();
+            foreach (var plan in new[] { AdaptationPlan.Base, AdaptationPlan.Single("e1"), AdaptationPlan.Single("e2"), AdaptationPlan.Base })
+                answers.Add((await t2.AnswerAsync(Ask("q"), new AnswerOptions { Plan = plan })).Answer);
+            return answers;
+        }
+        var dense = await Answers(factoredOnly: false);
+        Assert.That(dense.Distinct().Count(), Is.EqualTo(3), "each plan answers differently");
+        Assert.That(await Answers(factoredOnly: true), Is.EqualTo(dense));
+    }
+
+    [Test]
     public async Task StreamingYieldsTheDecisionFirstAndTheSameTextAsTheResult()
     {
         var model = Model(SaysMath);
@@ -200,6 +221,8 @@ public class TwoPassPipelineTests
         var foreign = Expert(model2, "foreign", "x", 0.2, 1.0);
         var tagged = new Expert(foreign.Metadata with { BaseModelIdentity = "another-model" }, foreign.Vectors.Select(kv => new KeyValuePair<string, TorchSharp.torch.Tensor>(kv.Key, kv.Value.clone())));
         Assert.That(() => Builder(model2).UseModelIdentity("bigram").AddExpert(tagged).Build(), Throws.InstanceOf<ExpertMismatchException>().With.Message.Contains("another-model"));
+        Assert.That(() => Builder(Model(SaysMath)).UseFactoredOnlyLayers().UseMergedExperts().Build(),
+            Throws.InvalidOperationException.With.Message.Contains("UseFactoredOnlyLayers and UseMergedExperts"));
         using var t2 = Builder(Model(SaysMath)).Build();
         Assert.That(async () => await t2.AdaptToTaskAsync("x"), Throws.InvalidOperationException.With.Message.Contains("UseFewShotDispatch"));
         Assert.That(async () => await t2.AnswerAsync([]), Throws.ArgumentException);

@@ -98,7 +98,7 @@ public class SvfInjectorTests
         Assert.That(decomposed.Keys, Is.EquivalentTo(new[] { "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight" }));
         Assert.That(model.forward(x).allclose(before, rtol: 1e-5, atol: 1e-5), Is.True, "no multiplier: base model");
         foreach (var layer in decomposed.Values)
-            Assert.That((layer.U * layer.S).matmul(layer.V.t()).allclose(layer.weight, rtol: 1e-4, atol: 1e-5), Is.True, layer.TargetName);
+            Assert.That((layer.U * layer.S).matmul(layer.V.t()).allclose(layer.weight!, rtol: 1e-4, atol: 1e-5), Is.True, layer.TargetName);
 
         string path = Path.Combine(Path.GetTempPath(), $"t2-inject-{Guid.NewGuid():N}.safetensors");
         try

@@ -20,7 +20,7 @@ public class SvfLinearTests
         using var scope = NewDisposeScope();
         var layer = Layer(24, 16, 1, withBias: true);
         var x = randn(3, 5, 16);
-        Assert.That(layer.forward(x).allclose(nn.functional.linear(x, layer.weight, layer.bias)), Is.True);
+        Assert.That(layer.forward(x).allclose(nn.functional.linear(x, layer.weight!, layer.bias)), Is.True);
     }
 
     [TestCase(1)]
@@ -52,7 +52,7 @@ public class SvfLinearTests
     {
         using var scope = NewDisposeScope();
         var layer = Layer(32, 32, 4, ScalarType.BFloat16);
-        var before = layer.weight.detach().clone();
+        var before = layer.weight!.detach().clone();
         layer.Merge(Multiplier(32, 5));
         Assert.That(layer.IsMerged, Is.True);
         Assert.That(SameBits(layer.weight, before), Is.False);
@@ -87,7 +87,7 @@ public class SvfLinearTests
         Assert.That(layer.state_dict().Keys, Is.EquivalentTo(new[] { "weight", "bias" }));
         Assert.That(layer.parameters().All(p => !p.requires_grad), Is.True, "base weights are frozen");
         layer.to(ScalarType.Float64);
-        Assert.That((layer.weight.dtype, layer.U.dtype, layer.S.dtype, layer.V.dtype), Is.EqualTo((ScalarType.Float64, ScalarType.Float64, ScalarType.Float64, ScalarType.Float64)));
+        Assert.That((layer.weight!.dtype, layer.U.dtype, layer.S.dtype, layer.V.dtype), Is.EqualTo((ScalarType.Float64, ScalarType.Float64, ScalarType.Float64, ScalarType.Float64)));
         layer.to(ScalarType.BFloat16);
         Assert.That((layer.weight.dtype, layer.U.dtype, layer.S.dtype), Is.EqualTo((ScalarType.BFloat16, ScalarType.BFloat16, ScalarType.Float32)), "S stays fp32");
         layer.Multiplier = full(6, 0.5f);
@@ -125,7 +125,7 @@ public class SvfLinearTests
         var loss = Loss(p);
         loss.backward();
         var grad = p.grad!.clone();
-        Assert.That(layer.weight.grad, Is.Null, "no gradient buffer for the frozen weight");
+        Assert.That(layer.weight!.grad, Is.Null, "no gradient buffer for the frozen weight");
 
         // Central finite differences in fp64.
         var numeric = zeros(7, dtype: ScalarType.Float64);

@@ -106,7 +106,7 @@ public class SvfMixtureTests
         var basis = SvfMixer.MixingBasis(experts, SvfParameterization.Default, MixtureSemantics.Multipliers);
         using var cache = new SvfBlendCache(layers, basis.Cast<IReadOnlyDictionary<string, Tensor>>().ToList());
         double[] alphas = [0.2, 0.5, 0.3];
-        var baseWeight = layer.weight.detach().clone();
+        var baseWeight = layer.weight!.detach().clone();
 
         var fresh = cache.Blend("a.weight", alphas);
         var destination = full(new long[] { 24, 16 }, float.NaN, dtype);   // β = 0 must ignore what was there
@@ -137,7 +137,7 @@ public class SvfMixtureTests
             var ex = Assert.Throws<ArgumentException>(() => cache.BlendInto("a.weight", alphas, bad));
             Assert.That(ex!.Message, Does.Contain("'a.weight'"));
         }
-        var before = layer.weight.detach().clone();
+        var before = layer.weight!.detach().clone();
         Assert.Throws<ArgumentException>(() => cache.MergeInto(layers, MixtureWeights.Global(new[] { 0.2, 0.3, 0.5 })));
         Assert.That(layer.IsMerged, Is.False);
         Assert.That(layer.weight.detach().equal(before).all().item<bool>(), Is.True);
