@@ -50,4 +50,16 @@ public sealed class TransformerSquaredOptions
 
     /// <summary>Default temperature (0 = greedy).</summary>
     public double Temperature { get; set; }
+
+    /// <summary>
+    /// Sends the second pass to the keyed <c>IChatClient</c> registered under this key (for example an OpenAI client on a
+    /// vLLM endpoint); null answers locally. See <see cref="TransformerSquaredBuilder.UseRemoteSecondPass"/>.
+    /// </summary>
+    public string? RemoteSecondPassClientKey { get; set; }
+
+    /// <summary>With a remote second pass: expert name → remote model name (an expert not listed is asked for by its own name).</summary>
+    public IDictionary<string, string> RemoteExpertModels { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>With a remote second pass: the remote name of the unadapted model.</summary>
+    public string RemoteBaseModel { get; set; } = "base";
 }

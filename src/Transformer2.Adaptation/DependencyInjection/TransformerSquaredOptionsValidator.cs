@@ -29,6 +29,10 @@ public sealed class TransformerSquaredOptionsValidator : IValidateOptions<Transf
             failures.Add($"{prefix}: ClassificationExpert is set but Categories is empty.");
         if (options.MergedBudgetBytes < 0) failures.Add($"{prefix}: MergedBudgetBytes cannot be negative.");
         if (options.MaxNewTokens < 1) failures.Add($"{prefix}: MaxNewTokens must be at least 1.");
+        if (options.RemoteSecondPassClientKey is null && options.RemoteExpertModels.Count > 0)
+            failures.Add($"{prefix}: RemoteExpertModels is set but RemoteSecondPassClientKey is not (no remote client to send the second pass to).");
+        if (options.RemoteSecondPassClientKey is { } key && string.IsNullOrWhiteSpace(key)) failures.Add($"{prefix}: RemoteSecondPassClientKey cannot be blank.");
+        if (string.IsNullOrWhiteSpace(options.RemoteBaseModel)) failures.Add($"{prefix}: RemoteBaseModel cannot be empty.");
         if (!(options.Temperature >= 0)) failures.Add($"{prefix}: Temperature must be 0 or positive.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -101,6 +101,14 @@ public static class TransformerSquaredServiceCollectionExtensions
             if (options.Mode == ExpertApplicationMode.Merged) builder.UseMergedExperts(options.MergedBudgetBytes);
             builder.UseMixtureSemantics(options.MixtureSemantics);
             builder.ConfigureGeneration(g => g with { MaxNewTokens = options.MaxNewTokens, Temperature = options.Temperature });
+            if (options.RemoteSecondPassClientKey is { } key)
+            {
+                builder.UseRemoteSecondPass(services.GetRequiredKeyedService<IChatClient>(key), remote =>
+                {
+                    remote.BaseModel = options.RemoteBaseModel;
+                    foreach (var (expert, model) in options.RemoteExpertModels) remote.ExpertModels[expert] = model;
+                });
+            }
         });
     }
 }

@@ -52,6 +52,7 @@ public sealed class TransformerSquaredBuilder
     MixtureSemantics _semantics = MixtureSemantics.Multipliers;
     GenerationOptions _generation = new() { MaxNewTokens = 512 };
     ILoggerFactory _loggers = NullLoggerFactory.Instance;
+    (Microsoft.Extensions.AI.IChatClient Client, RemoteSecondPassOptions Options)? _remote;
 
     /// <summary>
     /// Loads the backbone from a Hugging Face folder (config.json, safetensors, tokenizer files) when built. A LLaVA folder
@@ -237,6 +238,22 @@ public sealed class TransformerSquaredBuilder
         return this;
     }
 
+    /// <summary>
+    /// Sends the second pass to <paramref name="client"/> (for example an OpenAI-compatible vLLM or llama.cpp endpoint
+    /// serving the experts as exported adapters), naming the chosen expert's remote model in <c>ChatOptions.ModelId</c>;
+    /// the first pass still runs here. Names default to the expert's own (see <see cref="RemoteSecondPassOptions"/>); a
+    /// mixture needs an exported model listed in <see cref="RemoteSecondPassOptions.MixtureModels"/>, or its requests fail.
+    /// The names are checked against the registered experts when built. The pipeline does not own the client.
+    /// </summary>
+    public TransformerSquaredBuilder UseRemoteSecondPass(Microsoft.Extensions.AI.IChatClient client, Action<RemoteSecondPassOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        var options = new RemoteSecondPassOptions();
+        configure?.Invoke(options);
+        _remote = (client, options);
+        return this;
+    }
+
     /// <summary>Where logs go.</summary>
     public TransformerSquaredBuilder UseLoggerFactory(ILoggerFactory loggers)
     {
@@ -299,7 +316,8 @@ public sealed class TransformerSquaredBuilder
                 }
                 var strategy = _strategy?.Invoke() ?? new FixedPlanStrategy();
                 var applier = new ExpertApplier(backbone, registry, _mode, _semantics, _mergedBudget);
-                return new TransformerSquared(backbone, registry, strategy, applier, _generation, logger, ownsModel);
+                var remote = _remote is { } r ? new RemoteSecondPass(r.Client, r.Options) : null;
+                return new TransformerSquared(backbone, registry, strategy, applier, _generation, logger, ownsModel, remote);
             }
             catch
             {
