@@ -52,6 +52,16 @@ public sealed class TransformerSquaredOptions
     public double Temperature { get; set; }
 
     /// <summary>
+    /// Sends prompt dispatch's classification (the first pass) to the keyed <c>IChatClient</c> registered under this key;
+    /// null classifies locally. Needs <see cref="Categories"/> and no <see cref="ClassificationExpert"/> (which must be
+    /// applied to the local weights). See <see cref="TransformerSquaredBuilder.UseRemoteFirstPass"/>.
+    /// </summary>
+    public string? RemoteFirstPassClientKey { get; set; }
+
+    /// <summary>With a remote first pass: the remote model that classifies (for example the server's unadapted model).</summary>
+    public string RemoteFirstPassModel { get; set; } = "base";
+
+    /// <summary>
     /// Sends the second pass to the keyed <c>IChatClient</c> registered under this key (for example an OpenAI client on a
     /// vLLM endpoint); null answers locally. See <see cref="TransformerSquaredBuilder.UseRemoteSecondPass"/>.
     /// </summary>

@@ -89,6 +89,7 @@ public static class TransformerSquaredServiceCollectionExtensions
             if (options.DecompositionCache is { } cache) builder.UseDecompositionCache(cache);
             foreach (var file in options.ExpertFiles) builder.AddExpert(file);
             foreach (var folder in options.ExpertFolders) builder.AddExpertsFromFolder(folder);
+            if (options.RemoteFirstPassClientKey is { } firstKey) builder.UseRemoteFirstPass(services.GetRequiredKeyedService<IChatClient>(firstKey), options.RemoteFirstPassModel);
             if (options.Categories.Count > 0)
             {
                 void Categories(TransformerSquaredBuilder.CategoryList list)

@@ -62,8 +62,7 @@ internal sealed class RemoteSecondPass
     {
         if (generation.RepetitionPenalty != 1.0)
             throw new ArgumentException($"A remote second pass cannot send a repetition penalty ({generation.RepetitionPenalty}); OpenAI's API has none. Set it to 1.", nameof(generation));
-        var converted = messages.Select((m, i) => m.Images.Count == 0 ? new ChatMessage(new ChatRole(m.Role), m.Content)
-            : throw new ArgumentException($"Message {i} carries {m.Images.Count} image(s); a remote second pass sends text only.", nameof(messages))).ToList();
+        var converted = RemoteChatMessages.ToText(messages, "a remote second pass", nameof(messages));
         var options = new ChatOptions
         {
             ModelId = ModelFor(plan),

@@ -53,6 +53,7 @@ public sealed class TransformerSquaredBuilder
     GenerationOptions _generation = new() { MaxNewTokens = 512 };
     ILoggerFactory _loggers = NullLoggerFactory.Instance;
     (Microsoft.Extensions.AI.IChatClient Client, RemoteSecondPassOptions Options)? _remote;
+    (Microsoft.Extensions.AI.IChatClient Client, string Model)? _remoteFirst;
 
     /// <summary>
     /// Loads the backbone from a Hugging Face folder (config.json, safetensors, tokenizer files) when built. A LLaVA folder
@@ -157,7 +158,7 @@ public sealed class TransformerSquaredBuilder
     public TransformerSquaredBuilder UsePromptDispatch(Action<CategoryList> categories, int maxFirstPassTokens = 128)
     {
         var list = Categories(categories);
-        _strategy = () => new PromptDispatchStrategy(list, null, maxFirstPassTokens);
+        _strategy = () => new PromptDispatchStrategy(list, null, maxFirstPassTokens, _remoteFirst?.Client, _remoteFirst?.Model);
         return this;
     }
 
@@ -254,6 +255,22 @@ public sealed class TransformerSquaredBuilder
         return this;
     }
 
+    /// <summary>
+    /// Sends prompt dispatch's classification (the first pass) to <paramref name="client"/>, asking for
+    /// <paramref name="model"/> (for example the base model of an OpenAI-compatible server): the same classification
+    /// prompt, greedy, the same token limit, the same label extraction; the chosen expert still applies to the second pass
+    /// here, unless <see cref="UseRemoteSecondPass"/> sends that too. Only <see cref="UsePromptDispatch"/> runs remotely:
+    /// a classification expert and few-shot search need the local weights, and building refuses them with a remote first
+    /// pass. The pipeline does not own the client.
+    /// </summary>
+    public TransformerSquaredBuilder UseRemoteFirstPass(Microsoft.Extensions.AI.IChatClient client, string model = "base")
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        if (string.IsNullOrWhiteSpace(model)) throw new ArgumentException("The remote first pass needs the remote model's name.", nameof(model));
+        _remoteFirst = (client, model);
+        return this;
+    }
+
     /// <summary>Where logs go.</summary>
     public TransformerSquaredBuilder UseLoggerFactory(ILoggerFactory loggers)
     {
@@ -315,6 +332,9 @@ public sealed class TransformerSquaredBuilder
                     add(registry);
                 }
                 var strategy = _strategy?.Invoke() ?? new FixedPlanStrategy();
+                if (_remoteFirst is not null && strategy is not PromptDispatchStrategy { ClassifiesRemotely: true })
+                    throw new InvalidOperationException(
+                        $"UseRemoteFirstPass sends prompt dispatch's classification to a remote model, but the first pass here is the '{strategy.Name}' strategy, which runs on the local weights (a classification expert or few-shot search must be applied to them; a fixed plan has no first pass). Use UsePromptDispatch, or drop UseRemoteFirstPass.");
                 var applier = new ExpertApplier(backbone, registry, _mode, _semantics, _mergedBudget);
                 var remote = _remote is { } r ? new RemoteSecondPass(r.Client, r.Options) : null;
                 return new TransformerSquared(backbone, registry, strategy, applier, _generation, logger, ownsModel, remote);

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenAI;
@@ -74,6 +75,10 @@ internal sealed class OpenAIServerHost : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         return new OpenAIServerHost(app, new Uri(address + "/"), logs);
     }
+
+    /// <summary>An OpenAI chat client on a port nothing listens on: for checks that must fail before any request.</summary>
+    public static Microsoft.Extensions.AI.IChatClient UnreachableChatClient() => new OpenAIClient(new ApiKeyCredential("x"),
+        new OpenAIClientOptions { Endpoint = new Uri("http://127.0.0.1:9/v1") }).GetChatClient("base").AsIChatClient();
 
     /// <summary>The official OpenAI client pointed here, without retries (a 429 must reach the test).</summary>
     public OpenAIClient OpenAIClient(string apiKey = "unused") => new(new ApiKeyCredential(apiKey), new OpenAIClientOptions

@@ -87,7 +87,7 @@ public class RemoteSecondPassTests
     [Test]
     public void RemoteNamesAreValidatedWhenBuilt()
     {
-        using IChatClient neverCalled = Unreachable();
+        using IChatClient neverCalled = OpenAIServerHost.UnreachableChatClient();
         var error = Assert.Throws<InvalidOperationException>(() => OpenAIServerHost.ConfigureTiny(new TransformerSquaredBuilder())
             .UseRemoteSecondPass(neverCalled, o =>
             {
@@ -135,8 +135,4 @@ public class RemoteSecondPassTests
         var invalid = Assert.Throws<OptionsValidationException>(() => badProvider.GetRequiredService<TransformerSquared>())!;
         Assert.That(invalid.Failures, Has.Some.Contains("RemoteExpertModels is set but RemoteSecondPassClientKey is not"));
     }
-
-    /// <summary>An OpenAI client on a port nothing listens on: for checks that must fail before any request.</summary>
-    static IChatClient Unreachable() => new OpenAI.OpenAIClient(new System.ClientModel.ApiKeyCredential("x"),
-        new OpenAI.OpenAIClientOptions { Endpoint = new Uri("http://127.0.0.1:9/v1") }).GetChatClient("base").AsIChatClient();
 }
