@@ -242,7 +242,7 @@ public sealed class TransformerSquaredBuilder
     /// <summary>
     /// Sends the second pass to <paramref name="client"/> (for example an OpenAI-compatible vLLM or llama.cpp endpoint
     /// serving the experts as exported adapters), naming the chosen expert's remote model in <c>ChatOptions.ModelId</c>;
-    /// the first pass still runs here. Names default to the expert's own (see <see cref="RemoteSecondPassOptions"/>); a
+    /// the first pass runs here unless <see cref="UseRemoteFirstPass"/> sends it too. Names default to the expert's own (see <see cref="RemoteSecondPassOptions"/>); a
     /// mixture needs an exported model listed in <see cref="RemoteSecondPassOptions.MixtureModels"/>, or its requests fail.
     /// The names are checked against the registered experts when built. The pipeline does not own the client.
     /// </summary>
