@@ -61,4 +61,26 @@ public sealed class TransformerSquaredOptions
 
     /// <summary>Default temperature (0 = greedy).</summary>
     public double Temperature { get; set; }
+
+    /// <summary>
+    /// Sends prompt dispatch's classification (the first pass) to the keyed <c>IChatClient</c> registered under this key;
+    /// null classifies locally. Needs <see cref="Categories"/> and no <see cref="ClassificationExpert"/> (which must be
+    /// applied to the local weights). See <see cref="TransformerSquaredBuilder.UseRemoteFirstPass"/>.
+    /// </summary>
+    public string? RemoteFirstPassClientKey { get; set; }
+
+    /// <summary>With a remote first pass: the remote model that classifies (for example the server's unadapted model).</summary>
+    public string RemoteFirstPassModel { get; set; } = "base";
+
+    /// <summary>
+    /// Sends the second pass to the keyed <c>IChatClient</c> registered under this key (for example an OpenAI client on a
+    /// vLLM endpoint); null answers locally. See <see cref="TransformerSquaredBuilder.UseRemoteSecondPass"/>.
+    /// </summary>
+    public string? RemoteSecondPassClientKey { get; set; }
+
+    /// <summary>With a remote second pass: expert name → remote model name (an expert not listed is asked for by its own name).</summary>
+    public IDictionary<string, string> RemoteExpertModels { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>With a remote second pass: the remote name of the unadapted model.</summary>
+    public string RemoteBaseModel { get; set; } = "base";
 }

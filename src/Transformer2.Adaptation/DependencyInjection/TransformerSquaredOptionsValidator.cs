@@ -33,6 +33,18 @@ public sealed class TransformerSquaredOptionsValidator : IValidateOptions<Transf
             failures.Add($"{prefix}: FactoredOnlyLayers needs Mode Factored: merged experts are written into dense weights, which factored-only layers do not keep.");
         if (options.MergedBudgetBytes < 0) failures.Add($"{prefix}: MergedBudgetBytes cannot be negative.");
         if (options.MaxNewTokens < 1) failures.Add($"{prefix}: MaxNewTokens must be at least 1.");
+        if (options.RemoteSecondPassClientKey is null && options.RemoteExpertModels.Count > 0)
+            failures.Add($"{prefix}: RemoteExpertModels is set but RemoteSecondPassClientKey is not (no remote client to send the second pass to).");
+        if (options.RemoteSecondPassClientKey is { } key && string.IsNullOrWhiteSpace(key)) failures.Add($"{prefix}: RemoteSecondPassClientKey cannot be blank.");
+        if (options.RemoteFirstPassClientKey is { } firstKey)
+        {
+            if (string.IsNullOrWhiteSpace(firstKey)) failures.Add($"{prefix}: RemoteFirstPassClientKey cannot be blank.");
+            if (options.Categories.Count == 0) failures.Add($"{prefix}: RemoteFirstPassClientKey is set but Categories is empty (no prompt dispatch to send).");
+            if (options.ClassificationExpert is { } cls)
+                failures.Add($"{prefix}: RemoteFirstPassClientKey cannot be combined with ClassificationExpert '{cls}': the expert must be applied to the local weights, so that first pass stays local.");
+            if (string.IsNullOrWhiteSpace(options.RemoteFirstPassModel)) failures.Add($"{prefix}: RemoteFirstPassModel cannot be empty.");
+        }
+        if (string.IsNullOrWhiteSpace(options.RemoteBaseModel)) failures.Add($"{prefix}: RemoteBaseModel cannot be empty.");
         if (!(options.Temperature >= 0)) failures.Add($"{prefix}: Temperature must be 0 or positive.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -89,6 +89,7 @@ public static class TransformerSquaredServiceCollectionExtensions
             if (options.DecompositionCache is { } cache) builder.UseDecompositionCache(cache, options.DecompositionCacheStorage);
             foreach (var file in options.ExpertFiles) builder.AddExpert(file);
             foreach (var folder in options.ExpertFolders) builder.AddExpertsFromFolder(folder);
+            if (options.RemoteFirstPassClientKey is { } firstKey) builder.UseRemoteFirstPass(services.GetRequiredKeyedService<IChatClient>(firstKey), options.RemoteFirstPassModel);
             if (options.Categories.Count > 0)
             {
                 void Categories(TransformerSquaredBuilder.CategoryList list)
@@ -102,6 +103,14 @@ public static class TransformerSquaredServiceCollectionExtensions
             if (options.FactoredOnlyLayers) builder.UseFactoredOnlyLayers();
             builder.UseMixtureSemantics(options.MixtureSemantics);
             builder.ConfigureGeneration(g => g with { MaxNewTokens = options.MaxNewTokens, Temperature = options.Temperature });
+            if (options.RemoteSecondPassClientKey is { } key)
+            {
+                builder.UseRemoteSecondPass(services.GetRequiredKeyedService<IChatClient>(key), remote =>
+                {
+                    remote.BaseModel = options.RemoteBaseModel;
+                    foreach (var (expert, model) in options.RemoteExpertModels) remote.ExpertModels[expert] = model;
+                });
+            }
         });
     }
 }

@@ -26,10 +26,11 @@ public sealed partial class TransformerSquared : IAsyncDisposable, IDisposable
     readonly GenerationOptions _defaults;
     readonly ILogger _logger;
     readonly bool _ownsBackbone;
+    readonly RemoteSecondPass? _remote;
     int _disposed;
 
     internal TransformerSquared(AdaptationBackbone backbone, ExpertRegistry experts, IDispatchStrategy strategy, ExpertApplier applier,
-        GenerationOptions defaults, ILogger? logger, bool ownsBackbone)
+        GenerationOptions defaults, ILogger? logger, bool ownsBackbone, RemoteSecondPass? remote = null)
     {
         Backbone = backbone;
         Experts = experts;
@@ -40,7 +41,12 @@ public sealed partial class TransformerSquared : IAsyncDisposable, IDisposable
         _ownsBackbone = ownsBackbone;
         _context = new DispatchContext(backbone, experts, applier);
         strategy.Validate(_context);
+        remote?.Validate(experts);
+        _remote = remote;
     }
+
+    /// <summary>True when the second pass is sent to a remote <c>IChatClient</c> (see <see cref="TransformerSquaredBuilder.UseRemoteSecondPass"/>).</summary>
+    public bool HasRemoteSecondPass => _remote is not null;
 
     /// <summary>The model, tokenizer and template.</summary>
     public AdaptationBackbone Backbone { get; }
@@ -111,6 +117,19 @@ public sealed partial class TransformerSquared : IAsyncDisposable, IDisposable
         yield return new TwoPassUpdate(decision, "", null);
 
         clock.Restart();
+        if (_remote is not null)
+        {
+            var outcome = new RemoteSecondPass.Outcome();
+            using (AdaptationTelemetry.ActivitySource.StartActivity("transformer2.remote_second_pass"))
+            {
+                await foreach (var text in _remote.StreamAsync(messages, decision.Plan, generation, outcome, cancellationToken).ConfigureAwait(false))
+                    yield return new TwoPassUpdate(decision, text, null);
+            }
+            Record(decision, firstPass, clock.Elapsed, outcome.CompletionTokens);
+            yield return new TwoPassUpdate(decision, "", new TwoPassResult(outcome.Text.ToString(), decision, firstPass, clock.Elapsed,
+                outcome.PromptTokens, outcome.CompletionTokens, firstPassTokens, outcome.Finish));
+            yield break;
+        }
         var tokens = new List<int>();
         var emitted = 0;
         FinishReason finish = FinishReason.MaxNewTokens;
@@ -153,12 +172,17 @@ public sealed partial class TransformerSquared : IAsyncDisposable, IDisposable
         string answer = Answer(Decode(tokens), generation);
         if (answer.Length > emitted) yield return new TwoPassUpdate(decision, answer[emitted..], null);
 
+        Record(decision, firstPass, secondPass, tokens.Count);
+        yield return new TwoPassUpdate(decision, "", new TwoPassResult(answer, decision, firstPass, secondPass, prompt.Ids.Length, tokens.Count, firstPassTokens, finish));
+    }
+
+    static void Record(DispatchDecision decision, TimeSpan firstPass, TimeSpan secondPass, int generatedTokens)
+    {
         var tags = new KeyValuePair<string, object?>[] { new("strategy", decision.Strategy), new("label", decision.Label ?? "-") };
         AdaptationTelemetry.Requests.Add(1, tags);
         AdaptationTelemetry.FirstPassSeconds.Record(firstPass.TotalSeconds, tags);
         AdaptationTelemetry.SecondPassSeconds.Record(secondPass.TotalSeconds, tags);
-        AdaptationTelemetry.GeneratedTokens.Add(tokens.Count, tags);
-        yield return new TwoPassUpdate(decision, "", new TwoPassResult(answer, decision, firstPass, secondPass, prompt.Ids.Length, tokens.Count, firstPassTokens, finish));
+        AdaptationTelemetry.GeneratedTokens.Add(generatedTokens, tags);
     }
 
     /// <summary>

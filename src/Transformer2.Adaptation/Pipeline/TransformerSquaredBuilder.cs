@@ -54,6 +54,8 @@ public sealed class TransformerSquaredBuilder
     MixtureSemantics _semantics = MixtureSemantics.Multipliers;
     GenerationOptions _generation = new() { MaxNewTokens = 512 };
     ILoggerFactory _loggers = NullLoggerFactory.Instance;
+    (Microsoft.Extensions.AI.IChatClient Client, RemoteSecondPassOptions Options)? _remote;
+    (Microsoft.Extensions.AI.IChatClient Client, string Model)? _remoteFirst;
 
     /// <summary>
     /// Loads the backbone from a Hugging Face folder (config.json, safetensors, tokenizer files) when built. A LLaVA folder
@@ -165,7 +167,7 @@ public sealed class TransformerSquaredBuilder
     public TransformerSquaredBuilder UsePromptDispatch(Action<CategoryList> categories, int maxFirstPassTokens = 128)
     {
         var list = Categories(categories);
-        _strategy = () => new PromptDispatchStrategy(list, null, maxFirstPassTokens);
+        _strategy = () => new PromptDispatchStrategy(list, null, maxFirstPassTokens, _remoteFirst?.Client, _remoteFirst?.Model);
         return this;
     }
 
@@ -262,6 +264,38 @@ public sealed class TransformerSquaredBuilder
         return this;
     }
 
+    /// <summary>
+    /// Sends the second pass to <paramref name="client"/> (for example an OpenAI-compatible vLLM or llama.cpp endpoint
+    /// serving the experts as exported adapters), naming the chosen expert's remote model in <c>ChatOptions.ModelId</c>;
+    /// the first pass runs here unless <see cref="UseRemoteFirstPass"/> sends it too. Names default to the expert's own (see <see cref="RemoteSecondPassOptions"/>); a
+    /// mixture needs an exported model listed in <see cref="RemoteSecondPassOptions.MixtureModels"/>, or its requests fail.
+    /// The names are checked against the registered experts when built. The pipeline does not own the client.
+    /// </summary>
+    public TransformerSquaredBuilder UseRemoteSecondPass(Microsoft.Extensions.AI.IChatClient client, Action<RemoteSecondPassOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        var options = new RemoteSecondPassOptions();
+        configure?.Invoke(options);
+        _remote = (client, options);
+        return this;
+    }
+
+    /// <summary>
+    /// Sends prompt dispatch's classification (the first pass) to <paramref name="client"/>, asking for
+    /// <paramref name="model"/> (for example the base model of an OpenAI-compatible server): the same classification
+    /// prompt, greedy, the same token limit, the same label extraction; the chosen expert still applies to the second pass
+    /// here, unless <see cref="UseRemoteSecondPass"/> sends that too. Only <see cref="UsePromptDispatch"/> runs remotely:
+    /// a classification expert and few-shot search need the local weights, and building refuses them with a remote first
+    /// pass. The pipeline does not own the client.
+    /// </summary>
+    public TransformerSquaredBuilder UseRemoteFirstPass(Microsoft.Extensions.AI.IChatClient client, string model = "base")
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        if (string.IsNullOrWhiteSpace(model)) throw new ArgumentException("The remote first pass needs the remote model's name.", nameof(model));
+        _remoteFirst = (client, model);
+        return this;
+    }
+
     /// <summary>Where logs go.</summary>
     public TransformerSquaredBuilder UseLoggerFactory(ILoggerFactory loggers)
     {
@@ -328,8 +362,12 @@ public sealed class TransformerSquaredBuilder
                     add(registry);
                 }
                 var strategy = _strategy?.Invoke() ?? new FixedPlanStrategy();
+                if (_remoteFirst is not null && strategy is not PromptDispatchStrategy { ClassifiesRemotely: true })
+                    throw new InvalidOperationException(
+                        $"UseRemoteFirstPass sends prompt dispatch's classification to a remote model, but the first pass here is the '{strategy.Name}' strategy, which runs on the local weights (a classification expert or few-shot search must be applied to them; a fixed plan has no first pass). Use UsePromptDispatch, or drop UseRemoteFirstPass.");
                 var applier = new ExpertApplier(backbone, registry, _mode, _semantics, _mergedBudget);
-                return new TransformerSquared(backbone, registry, strategy, applier, _generation, logger, ownsModel);
+                var remote = _remote is { } r ? new RemoteSecondPass(r.Client, r.Options) : null;
+                return new TransformerSquared(backbone, registry, strategy, applier, _generation, logger, ownsModel, remote);
             }
             catch
             {
