@@ -50,10 +50,10 @@ public class LoraExportTests
             using var scope = NewDisposeScope();
             var layer = _fixture.Layers[target];
             var merged = SvfComposer.Compose(layer.U, layer.S, layer.V, multipliers[target]);   // what SvfLinear.Merge writes
-            var rebuilt = layer.weight + b.matmul(a);
+            var rebuilt = layer.weight! + b.matmul(a);
             float relative = ((rebuilt - merged).norm() / merged.norm()).item<float>();
             Assert.That(relative, Is.LessThan(1e-5f), target);
-            Assert.That(((merged - layer.weight).norm() / merged.norm()).item<float>(), Is.GreaterThan(100 * 1e-5f), $"{target}: the expert changes the weight");
+            Assert.That(((merged - layer.weight!).norm() / merged.norm()).item<float>(), Is.GreaterThan(100 * 1e-5f), $"{target}: the expert changes the weight");
         }
         foreach (var z in multipliers.Values) z.Dispose();
     }

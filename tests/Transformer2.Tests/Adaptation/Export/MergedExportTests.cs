@@ -68,11 +68,11 @@ public class MergedExportTests
     [Test]
     public void ExportRestoresTheBaseWeights()
     {
-        var before = _fixture.Layers.ToDictionary(l => l.Key, l => l.Value.weight.clone());
+        var before = _fixture.Layers.ToDictionary(l => l.Key, l => l.Value.weight!.clone());
         _fixture.Exporter.ExportHuggingFace(ExportFixture.Arith, _output);
         foreach (var (target, weight) in before)
         {
-            Assert.That(SvfTestData.SameBits(_fixture.Layers[target].weight, weight), Is.True, target);
+            Assert.That(SvfTestData.SameBits(_fixture.Layers[target].weight!, weight), Is.True, target);
             Assert.That(_fixture.Layers[target].IsMerged, Is.False, target);
             weight.Dispose();
         }
