@@ -45,17 +45,8 @@ internal static class GgufTokenizerMetadata
             if (!entry.Value.TryGetInt32(out int id)) throw new InvalidDataException($"{Where("model.vocab")} entry '{entry.Name}' has no integer id.");
             Put(id, entry.Name, Normal, "model.vocab");
         }
-        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var token in added.EnumerateArray())
-            {
-                if (!token.TryGetProperty("id", out var idElement) || !idElement.TryGetInt32(out int id) ||
-                    !token.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
-                    throw new InvalidDataException($"{Where("added_tokens")} has an entry without an integer 'id' and a string 'content'.");
-                bool special = token.TryGetProperty("special", out var s) && s.ValueKind == JsonValueKind.True;
-                Put(id, content.GetString()!, special ? Control : UserDefined, "added_tokens");
-            }
-        }
+        foreach (var (id, content, special) in TokenizerJsonAddedTokens.Read(root, Where("added_tokens")))
+            Put(id, content, special ? Control : UserDefined, "added_tokens");
         for (int id = 0; id < tokens.Length; id++)
         {
             if (tokens[id] is not null) continue;

@@ -157,17 +157,7 @@ public sealed class Llama3Tokenizer : ITextTokenizer
 
         var pattern = ReadSplitPattern(root, Where("pre_tokenizer"));
         var specials = new Dictionary<int, (string, bool)>();
-        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var token in added.EnumerateArray())
-            {
-                if (!token.TryGetProperty("id", out var idElement) || !idElement.TryGetInt32(out var id) ||
-                    !token.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
-                    throw new InvalidDataException($"{Where("added_tokens")} has an entry without an integer 'id' and a string 'content'.");
-                var special = token.TryGetProperty("special", out var s) && s.ValueKind == JsonValueKind.True;
-                specials[id] = (content.GetString()!, special);
-            }
-        }
+        foreach (var (id, content, special) in TokenizerJsonAddedTokens.Read(root, Where("added_tokens"))) specials[id] = (content, special);
         foreach (var (id, value) in config.AddedTokens) specials.TryAdd(id, value);
 
         // Hand the ranks to Microsoft.ML.Tokenizers in its tiktoken text format (base64 bytes, rank).

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace Transformer2.Tests.Adaptation.Export;
 
 /// <summary>The bundled model with SVF layers, its four experts, an exporter, and our merged model's logits for a plan.</summary>
-internal sealed class ExportFixture : IDisposable
+public sealed class ExportFixture : IDisposable
 {
     public ExportFixture()
     {

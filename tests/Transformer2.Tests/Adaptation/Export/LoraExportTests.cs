@@ -16,28 +16,8 @@ using static TorchSharp.torch;
 namespace Transformer2.Tests.Adaptation.Export;
 
 /// <summary>Experts as LoRA adapters: the exact change at full rank, a shrinking error with rank, PEFT's layout, and llama.cpp's GGUF LoRA.</summary>
-public class LoraExportTests
+public class LoraExportTests : ExportTestBase
 {
-    const float OracleTolerance = 1e-4f;
-
-    ExportFixture _fixture = null!;
-    string _output = "";
-
-    [OneTimeSetUp]
-    public void Load() => _fixture = new ExportFixture();
-
-    [OneTimeTearDown]
-    public void Unload() => _fixture.Dispose();
-
-    [SetUp]
-    public void CreateFolder() => _output = TinyModels.TempFolder();
-
-    [TearDown]
-    public void DeleteFolder()
-    {
-        if (Directory.Exists(_output)) Directory.Delete(_output, recursive: true);
-    }
-
     [Test]
     public void FullRankReproducesTheMergedWeights()
     {

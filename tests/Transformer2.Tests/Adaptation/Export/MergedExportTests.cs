@@ -11,28 +11,8 @@ using static TorchSharp.torch;
 namespace Transformer2.Tests.Adaptation.Export;
 
 /// <summary>Merged exports of the bundled model's experts: the HF folder reloads bit for bit, llama.cpp runs the GGUF like our merged model.</summary>
-public class MergedExportTests
+public class MergedExportTests : ExportTestBase
 {
-    const float OracleTolerance = 1e-4f;   // LlamaCppOracleTests' F32 tolerance
-
-    ExportFixture _fixture = null!;
-    string _output = "";
-
-    [OneTimeSetUp]
-    public void Load() => _fixture = new ExportFixture();
-
-    [OneTimeTearDown]
-    public void Unload() => _fixture.Dispose();
-
-    [SetUp]
-    public void CreateFolder() => _output = TinyModels.TempFolder();
-
-    [TearDown]
-    public void DeleteFolder()
-    {
-        if (Directory.Exists(_output)) Directory.Delete(_output, recursive: true);
-    }
-
     static IEnumerable<TestCaseData> Plans()
     {
         yield return new TestCaseData(ExportFixture.Arith).SetName("SingleExpert");
