@@ -40,17 +40,19 @@ internal sealed class OpenAIServerHost : IAsyncDisposable
     /// <summary>The pipeline behind the server, to answer the same requests in process.</summary>
     public TransformerSquared Pipeline => _app.Services.GetRequiredService<TransformerSquared>();
 
-    public static string BundledModel()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Transformer2.sln"))) return Path.Combine(dir.FullName, "samples", "models", "t2-tiny");
-        throw new DirectoryNotFoundException("No repository root above " + AppContext.BaseDirectory);
-    }
+    /// <summary>Questions the bundled model routes to different experts (arith, code, choice, none): the remote-pass tests' inputs.</summary>
+    public static readonly string[] RemoteQuestions =
+    [
+        "Ann has 12 pens and gets 5 more. How many pens does Ann have?",
+        "What does this Python code print?\nprint(max(3, 8))",
+        "Which is heavier? A) a feather B) a brick\nAnswer:",
+        "Say hello.",
+    ];
 
     /// <summary>The bundled model with prompt dispatch over its experts; <paramref name="configure"/> may change any of it.</summary>
     public static TransformerSquaredBuilder ConfigureTiny(TransformerSquaredBuilder builder)
     {
-        string model = BundledModel();
+        string model = Tests.BundledModel.Folder();
         return builder.UseModelFolder(model)
             .AddExpertsFromFolder(Path.Combine(model, "experts"))
             .UsePromptDispatch(c => c.Add("math", "arith").Add("code", "code").Add("reasoning", "choice"), maxFirstPassTokens: 16)

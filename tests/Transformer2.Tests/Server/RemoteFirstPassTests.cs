@@ -14,14 +14,6 @@ namespace Transformer2.Tests.Server;
 /// </summary>
 public class RemoteFirstPassTests
 {
-    static readonly string[] Questions =
-    [
-        "Ann has 12 pens and gets 5 more. How many pens does Ann have?",
-        "What does this Python code print?\nprint(max(3, 8))",
-        "Which is heavier? A) a feather B) a brick\nAnswer:",
-        "Say hello.",
-    ];
-
     [Test]
     public async Task RemoteFirstPassDecidesAsTheLocalPromptStrategyAndBothPassesRemoteAnswerAsLocal()
     {
@@ -32,7 +24,7 @@ public class RemoteFirstPassTests
         using var bothRemote = OpenAIServerHost.ConfigureTiny(new TransformerSquaredBuilder()).UseRemoteFirstPass(remote).UseRemoteSecondPass(remote).Build();
 
         var plans = new HashSet<string>();
-        foreach (var question in Questions)
+        foreach (var question in OpenAIServerHost.RemoteQuestions)
         {
             var options = new AnswerOptions { MaxNewTokens = 16 };
             T2Chat.ChatMessage[] messages = [T2Chat.ChatMessage.User(question)];
@@ -78,7 +70,7 @@ public class RemoteFirstPassTests
     public async Task DependencyInjectionSendsTheFirstPassToAKeyedChatClient()
     {
         await using var host = await OpenAIServerHost.StartAsync();
-        string model = OpenAIServerHost.BundledModel();
+        string model = Tests.BundledModel.Folder();
         var services = new ServiceCollection();
         services.AddKeyedSingleton<IChatClient>("classifier", (_, _) => host.OpenAIClient().GetChatClient("base").AsIChatClient());
         services.AddTransformerSquared(o =>
@@ -93,7 +85,7 @@ public class RemoteFirstPassTests
         });
         await using var provider = services.BuildServiceProvider();
         var pipeline = provider.GetRequiredService<TransformerSquared>();
-        var question = new[] { T2Chat.ChatMessage.User(Questions[1]) };
+        var question = new[] { T2Chat.ChatMessage.User(OpenAIServerHost.RemoteQuestions[1]) };
         int before = host.Logs.Messages.Count(m => m.Contains("for model base: plan base"));
         var answer = await pipeline.AnswerAsync(question);
         Assert.That(host.Logs.Messages.Count(m => m.Contains("for model base: plan base")), Is.EqualTo(before + 1));

@@ -14,14 +14,6 @@ namespace Transformer2.Tests.Server;
 /// </summary>
 public class RemoteSecondPassTests
 {
-    static readonly string[] Questions =
-    [
-        "Ann has 12 pens and gets 5 more. How many pens does Ann have?",
-        "What does this Python code print?\nprint(max(3, 8))",
-        "Which is heavier? A) a feather B) a brick\nAnswer:",
-        "Say hello.",
-    ];
-
     [Test]
     public async Task RemoteSecondPassAnswersEqualTheLocalOnesForEveryDecision()
     {
@@ -32,7 +24,7 @@ public class RemoteSecondPassTests
         Assert.That(remoteFirstLocal.HasRemoteSecondPass, Is.True);
 
         var plans = new HashSet<string>();
-        foreach (var question in Questions)
+        foreach (var question in OpenAIServerHost.RemoteQuestions)
         {
             var options = new AnswerOptions { MaxNewTokens = 16 };
             var expected = await local.AnswerAsync([T2Chat.ChatMessage.User(question)], options);
@@ -73,7 +65,7 @@ public class RemoteSecondPassTests
                 o.MixtureModels[mixture.Key] = "choice";
             }).Build();
         using var local = OpenAIServerHost.ConfigureTiny(new TransformerSquaredBuilder()).Build();
-        var question = new[] { T2Chat.ChatMessage.User(Questions[0]) };
+        var question = new[] { T2Chat.ChatMessage.User(OpenAIServerHost.RemoteQuestions[0]) };
         var viaMap = await mapped.AnswerAsync(question, new AnswerOptions { Plan = AdaptationPlan.Single("arith"), MaxNewTokens = 16 });
         Assert.That(viaMap.Answer, Is.EqualTo((await local.AnswerAsync(question, new AnswerOptions { Plan = AdaptationPlan.Single("code"), MaxNewTokens = 16 })).Answer));
         var exported = await mapped.AnswerAsync(question, new AnswerOptions { Plan = mixture, MaxNewTokens = 16 });
@@ -107,7 +99,7 @@ public class RemoteSecondPassTests
     public async Task DependencyInjectionSendsTheSecondPassToAKeyedChatClient()
     {
         await using var host = await OpenAIServerHost.StartAsync();
-        string model = OpenAIServerHost.BundledModel();
+        string model = Tests.BundledModel.Folder();
         var services = new ServiceCollection();
         services.AddKeyedSingleton<IChatClient>("vllm", (_, _) => host.OpenAIClient().GetChatClient("base").AsIChatClient());
         services.AddTransformerSquared(o =>
@@ -121,7 +113,7 @@ public class RemoteSecondPassTests
         await using var provider = services.BuildServiceProvider();
         var pipeline = provider.GetRequiredService<TransformerSquared>();
         Assert.That(pipeline.HasRemoteSecondPass, Is.True);
-        var question = new[] { T2Chat.ChatMessage.User(Questions[0]) };
+        var question = new[] { T2Chat.ChatMessage.User(OpenAIServerHost.RemoteQuestions[0]) };
         var answer = await pipeline.AnswerAsync(question, new AnswerOptions { Plan = AdaptationPlan.Single("arith") });
         Assert.That(answer.Answer, Is.EqualTo((await host.Pipeline.AnswerAsync(question, new AnswerOptions { Plan = AdaptationPlan.Single("code"), MaxNewTokens = 16 })).Answer));
 
