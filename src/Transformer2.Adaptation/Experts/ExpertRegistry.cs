@@ -1,15 +1,20 @@
 using System.Collections.Concurrent;
 using Transformer2.Core.Experts;
+using static TorchSharp.torch;
 
 namespace Transformer2.Adaptation.Experts;
 
 /// <summary>
 /// The experts a pipeline can apply, each checked against the loaded model when it is registered.
 /// </summary>
-/// <remarks>Thread-safe. Registering a name twice replaces the older expert (and disposes it).</remarks>
+/// <remarks>
+/// Thread-safe. Registering a name twice replaces the older expert (and disposes it, with its cached multipliers): do
+/// not replace an expert while answers that use it are running.
+/// </remarks>
 public sealed class ExpertRegistry : IDisposable
 {
     readonly ConcurrentDictionary<string, Expert> _experts = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, Lazy<IReadOnlyDictionary<string, Tensor>>> _multipliers = new(StringComparer.Ordinal);
     readonly IReadOnlyDictionary<string, long> _targetLengths;
     readonly string? _baseModelIdentity;
 
@@ -49,7 +54,32 @@ public sealed class ExpertRegistry : IDisposable
         string key = name ?? expert.Name;
         ArgumentException.ThrowIfNullOrEmpty(key, nameof(name));
         if (_experts.TryGetValue(key, out var previous) && !ReferenceEquals(previous, expert)) previous.Dispose();
+        DropMultipliers(key);
         _experts[key] = expert;
+    }
+
+    /// <summary>
+    /// The singular-value multipliers z of the expert called <paramref name="name"/> (fp32, by target), computed from its
+    /// vectors on first use and kept, so that applying one expert again is a dictionary lookup instead of a pass over
+    /// every target. The registry owns the tensors: do not dispose or modify them.
+    /// </summary>
+    public IReadOnlyDictionary<string, Tensor> Multipliers(string name)
+    {
+        var expert = this[name];
+        return _multipliers.GetOrAdd(name, _ => new Lazy<IReadOnlyDictionary<string, Tensor>>(() =>
+        {
+            using var noGrad = no_grad();
+            var parameterization = expert.Metadata.Parameterization;
+            return expert.Vectors.ToDictionary(kv => kv.Key,
+                kv => { using var scope = NewDisposeScope(); return parameterization.Multiplier(kv.Value.to_type(ScalarType.Float32)).DetachFromDisposeScope(); },
+                StringComparer.Ordinal);
+        })).Value;
+    }
+
+    void DropMultipliers(string name)
+    {
+        if (_multipliers.TryRemove(name, out var cached) && cached.IsValueCreated)
+            foreach (var t in cached.Value.Values) t.Dispose();
     }
 
     /// <summary>Loads, validates and registers an expert file.</summary>
@@ -78,6 +108,7 @@ public sealed class ExpertRegistry : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        foreach (var name in _multipliers.Keys.ToList()) DropMultipliers(name);
         foreach (var e in _experts.Values) e.Dispose();
         _experts.Clear();
     }

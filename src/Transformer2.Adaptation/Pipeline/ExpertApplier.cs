@@ -38,6 +38,10 @@ internal sealed class ExpertApplier : IDisposable
     {
         if (_mode == ExpertApplicationMode.Factored)
         {
+            // One expert: its cached multipliers, so a switch is a lookup (docs/benchmarks.md, real shapes). A mixture is
+            // computed for this answer and owned by the lease.
+            if (!plan.IsBase && plan.Weights is null)
+                return new Lease(this, _experts.Multipliers(plan.Experts[0]), [], null, holdsGate: false, ownsMultipliers: false);
             using var scope = NewDisposeScope();
             var multipliers = Multipliers(plan);
             foreach (var t in multipliers.Values) t.DetachFromDisposeScope();
@@ -78,16 +82,19 @@ internal sealed class ExpertApplier : IDisposable
     internal sealed class Lease : IDisposable
     {
         readonly ExpertApplier _owner;
-        readonly Dictionary<string, Tensor> _multipliers;
+        readonly IReadOnlyDictionary<string, Tensor> _multipliers;
+        readonly bool _ownsMultipliers;
         readonly IReadOnlyList<string> _mergedTargets;
         readonly IReadOnlyList<Tensor>? _owned;
         readonly bool _holdsGate;
         bool _disposed;
 
-        internal Lease(ExpertApplier owner, Dictionary<string, Tensor> multipliers, IReadOnlyList<string> mergedTargets, IReadOnlyList<Tensor>? owned, bool holdsGate)
+        internal Lease(ExpertApplier owner, IReadOnlyDictionary<string, Tensor> multipliers, IReadOnlyList<string> mergedTargets, IReadOnlyList<Tensor>? owned,
+            bool holdsGate, bool ownsMultipliers = true)
         {
             _owner = owner;
             _multipliers = multipliers;
+            _ownsMultipliers = ownsMultipliers;
             _mergedTargets = mergedTargets;
             _owned = owned;
             _holdsGate = holdsGate;
@@ -103,7 +110,7 @@ internal sealed class ExpertApplier : IDisposable
         {
             if (_disposed) return;
             _disposed = true;
-            foreach (var t in _multipliers.Values) t.Dispose();
+            if (_ownsMultipliers) foreach (var t in _multipliers.Values) t.Dispose();
             foreach (var target in _mergedTargets) _owner._backbone.Layers[target].Unmerge();
             if (_owned is not null) foreach (var t in _owned) t.Dispose();
             if (_holdsGate) _owner._mergedGate.Release();
