@@ -54,8 +54,9 @@ public sealed class ExpertRegistry : IDisposable
         string key = name ?? expert.Name;
         ArgumentException.ThrowIfNullOrEmpty(key, nameof(name));
         if (_experts.TryGetValue(key, out var previous) && !ReferenceEquals(previous, expert)) previous.Dispose();
-        DropMultipliers(key);
         _experts[key] = expert;
+        // After the swap, so that a first use starting from now on computes the new expert's multipliers.
+        DropMultipliers(key);
     }
 
     /// <summary>

@@ -12,10 +12,11 @@ internal static class PlanMultipliers
     public static Dictionary<string, Tensor> Compute(AdaptationPlan plan, ExpertRegistry registry, MixtureSemantics semantics)
     {
         if (plan.IsBase) return new Dictionary<string, Tensor>();
+        // One expert: copies of the registry's cached multipliers (the one place z is computed from an expert's vectors).
+        if (plan.Weights is null)
+            return registry.Multipliers(plan.Experts[0]).ToDictionary(kv => kv.Key, kv => kv.Value.clone(), StringComparer.Ordinal);
         var experts = plan.Experts.Select(name => registry[name]).ToList();
         var parameterization = experts[0].Metadata.Parameterization;
-        if (plan.Weights is null)
-            return experts[0].Vectors.ToDictionary(kv => kv.Key, kv => parameterization.Multiplier(kv.Value.to_type(ScalarType.Float32)), StringComparer.Ordinal);
         if (experts.Any(e => e.Metadata.Parameterization != parameterization))
             throw new InvalidOperationException($"Experts {string.Join(", ", plan.Experts)} use different parameterisations and cannot be mixed.");
         return SvfMixer.Mix(experts.Select(e => e.Vectors).ToList(), plan.Weights, parameterization, semantics);
