@@ -20,7 +20,9 @@ namespace Transformer2.Benchmarks;
 /// </summary>
 /// <remarks>
 /// <c>dotnet run -c Release --project benchmarks/Transformer2.Benchmarks -- realshape &lt;llama3.2-1b|llama3-8b&gt; &lt;work folder&gt; [layers] [steps]</c>,
-/// steps a comma list of <c>write, dense, decompose, factored, merged, reinforce</c> (default all). Needs ~1.3× the
+/// steps a comma list of <c>write, dense, decompose, factored, merged, reinforce</c> (default all), plus <c>tile</c>: when fewer
+/// layers were decomposed, inject factored-only layers into every layer anyway, reusing the decomposed layers' factors, to
+/// measure the whole model's factored-only memory and decode. Needs ~1.3× the
 /// checkpoint in free RAM. Peak RSS per step: VmHWM, reset before each step through <c>/proc/self/clear_refs</c>.
 /// </remarks>
 internal static class RealShapeRun
@@ -80,41 +82,59 @@ internal static class RealShapeRun
             });
         }
 
-        IReadOnlyDictionary<string, SvfLinear> svf = Step("inject factored-only layers from the cache", () =>
+        // The factored-only steps need the first model; a run of only "merged" frees it at once, because a second 8B model
+        // in the same process after factored-only steps did not fit in 24 GB (the allocator keeps freed pages).
+        if (steps.Overlaps(["factored", "reinforce"]))
         {
-            using var cache = DecompositionCache.Open(cachePath);
-            return (SvfInjector.InjectFromCache(model, cache, SvfWeightStorage.FactoredOnly), "");
-        });
-        var experts = Experts(svf, 3);
-        if (steps.Contains("factored"))
-        {
-            Step($"expert switch, factored-only ({svf.Count} matrices; what the pipeline does: cached z per expert)", () =>
+            bool tile = steps.Contains("tile") && layers < config.NumHiddenLayers;
+            IReadOnlyDictionary<string, SvfLinear> svf = Step(tile
+                ? $"inject factored-only layers into all {config.NumHiddenLayers} layers (layer i uses layer i mod {layers}'s factors: real shapes and bytes, other values)"
+                : "inject factored-only layers from the cache", () =>
             {
-                // The pipeline's registry computes an expert's z = sigmoid(p) once, then a switch makes its cached
-                // dictionary ambient (ExpertApplier, factored mode).
-                using var registry = new ExpertRegistry(svf.ToDictionary(l => l.Key, l => l.Value.Rank));
-                foreach (var e in experts) registry.Register(new Expert(e.Metadata, e.Vectors.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.clone().DetachFromDisposeScope()))));
-                var clock = Stopwatch.StartNew();
-                foreach (var e in experts) registry.Multipliers(e.Name);
-                double first = clock.Elapsed.TotalMilliseconds / experts.Count;
-                clock.Restart();
-                for (int i = 0; i < 1000; i++)
-                    using (SvfContext.Use(registry.Multipliers(experts[i % 3].Name))) { }
-                return $"{clock.Elapsed.TotalMilliseconds / 1000:F4} ms/switch to a cached expert; {first:F2} ms the first time an expert is used (z for every matrix)";
+                using var cache = DecompositionCache.Open(cachePath);
+                if (!tile) return (SvfInjector.InjectFromCache(model, cache, SvfWeightStorage.FactoredOnly), "");
+                // Memory and decode cost depend only on the factors' shapes, so reusing decomposed layers measures the whole
+                // model's factored-only footprint without decomposing every layer (the values are not that model's SVD).
+                var mlp = new Regex(@"^model\.layers\.(\d+)\.mlp\.(gate_proj|up_proj|down_proj)\.weight$");
+                var injected = SvfInjector.Inject(model, name => mlp.IsMatch(name), (name, _) =>
+                {
+                    var match = mlp.Match(name);
+                    using var factors = cache.GetFactors($"model.layers.{int.Parse(match.Groups[1].Value) % layers}.mlp.{match.Groups[2].Value}.weight");
+                    return (factors.U.alias(), factors.S.alias(), factors.V.alias());
+                }, SvfWeightStorage.FactoredOnly);
+                return (injected, $"{injected.Count} matrices");
             });
-            Step("decode, factored-only with an expert", () =>
+            var experts = Experts(svf, 3);
+            if (steps.Contains("factored"))
             {
-                var z = Multipliers(experts[0]);
-                double ms;
-                using (SvfContext.Use(z)) ms = DecodeMs(model, ids);
-                foreach (var t in z.Values) t.Dispose();
-                return $"{ms:F0} ms/token" + (denseMs > 0 ? $" ({ms / denseMs:F2}× dense)" : "");
-            });
-            Step("two-pass T², factored-only, 3 experts (prompt dispatch 8 tokens + 3 answers of 8 tokens)", () => TwoPass(model, experts, b => b.UseFactoredOnlyLayers()));
+                Step($"expert switch, factored-only ({svf.Count} matrices; what the pipeline does: cached z per expert)", () =>
+                {
+                    // The pipeline's registry computes an expert's z = sigmoid(p) once, then a switch makes its cached
+                    // dictionary ambient (ExpertApplier, factored mode).
+                    using var registry = new ExpertRegistry(svf.ToDictionary(l => l.Key, l => l.Value.Rank));
+                    foreach (var e in experts) registry.Register(new Expert(e.Metadata, e.Vectors.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.clone().DetachFromDisposeScope()))));
+                    var clock = Stopwatch.StartNew();
+                    foreach (var e in experts) registry.Multipliers(e.Name);
+                    double first = clock.Elapsed.TotalMilliseconds / experts.Count;
+                    clock.Restart();
+                    for (int i = 0; i < 1000; i++)
+                        using (SvfContext.Use(registry.Multipliers(experts[i % 3].Name))) { }
+                    return $"{clock.Elapsed.TotalMilliseconds / 1000:F4} ms/switch to a cached expert; {first:F2} ms the first time an expert is used (z for every matrix)";
+                });
+                Step("decode, factored-only with an expert", () =>
+                {
+                    var z = Multipliers(experts[0]);
+                    double ms;
+                    using (SvfContext.Use(z)) ms = DecodeMs(model, ids);
+                    foreach (var t in z.Values) t.Dispose();
+                    return $"{ms:F0} ms/token" + (denseMs > 0 ? $" ({ms / denseMs:F2}× dense)" : "");
+                });
+                Step("two-pass T², factored-only, 3 experts (prompt dispatch 8 tokens + 3 answers of 8 tokens)", () => TwoPass(model, experts, b => b.UseFactoredOnlyLayers()));
+            }
+            if (steps.Contains("reinforce"))
+                Step("REINFORCE, 5 iterations at batch 4 (8-token rollouts), factored-only", () => Reinforce(model));
+            Dispose(experts);
         }
-        if (steps.Contains("reinforce"))
-            Step("REINFORCE, 5 iterations at batch 4 (8-token rollouts), factored-only", () => Reinforce(model));
-        Dispose(experts);
         model.Dispose();
 
         if (steps.Contains("merged"))
