@@ -10,7 +10,7 @@ namespace Transformer2.Samples.CustomTaskExpert;
 // Usage: CustomTaskExpert [MODEL_FOLDER] [WORK_FOLDER]
 public static partial class CustomTaskExpertSample
 {
-    const string ExpertName = "list-index";
+    const string ExpertName = "list-length";
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken = default)
     {
@@ -21,7 +21,7 @@ public static partial class CustomTaskExpertSample
 
         // 1. The task: items carry whatever the reward needs (here the reference answer), the reward is any function.
         var task = DelegateTask.WithReward(ExpertName, MakeSplits(seed: 1), systemPrompt: null, Reward,
-            new GenerationSettings(MaxNewTokens: 12, MaxContextTokens: 512, StopStrings: []));
+            new GenerationSettings(MaxNewTokens: 24, MaxContextTokens: 512, StopStrings: []));
 
         // 2. Train. The builder loads the model and puts SVF layers on its MLP matrices (an SVD of each), which is all
         //    the trainer needs; only the singular-value vectors learn, the weights stay frozen.
@@ -76,7 +76,7 @@ public static partial class CustomTaskExpertSample
             .UseModelFolder(modelFolder)
             .AddExpert(expertFile)
             .UseFixedPlan(AdaptationPlan.Single(ExpertName))
-            .ConfigureGeneration(g => g with { MaxNewTokens = 12 })
+            .ConfigureGeneration(g => g with { MaxNewTokens = 24 })
             .BuildAsync(cancellationToken: cancellationToken);
         int baseRight = 0, expertRight = 0;
         var test = task.GetItems(TaskSplit.Test);
@@ -104,7 +104,9 @@ public static partial class CustomTaskExpertSample
         return match.Groups[1].Value == item.Reference ? 1 : -0.5;
     }
 
-    // "What does print([...][i]) print?": a slice of what the bundled model saw in pre-training, where it is weak.
+    // "What does print(len([...])) print?": a slice of what the bundled model saw in pre-training, where it is unreliable:
+    // after the second phrasing its pre-training text mostly answered carelessly (a miscounted length), so it does too,
+    // while after the first it mostly works the answer out. The expert has to make it work it out after either.
     static TaskSplits MakeSplits(int seed)
     {
         var random = new Random(seed);
@@ -114,10 +116,10 @@ public static partial class CustomTaskExpertSample
             var items = new List<TaskItem>();
             while (items.Count < count)
             {
-                var list = Enumerable.Range(0, random.Next(2, 5)).Select(_ => random.Next(0, 10)).ToList();
-                int index = random.Next(list.Count);
-                string prompt = $"What does this Python code print?\nprint([{string.Join(", ", list)}][{index}])";
-                if (seen.Add(prompt)) items.Add(new TaskItem($"{split}-{items.Count}", prompt) { References = [list[index].ToString()] });
+                var list = Enumerable.Range(0, random.Next(1, 6)).Select(_ => random.Next(0, 10)).ToList();
+                string question = random.Next(2) == 0 ? "What does this Python code print?" : "What is the output of this code?";
+                string prompt = $"{question}\nprint(len([{string.Join(", ", list)}]))";
+                if (seen.Add(prompt)) items.Add(new TaskItem($"{split}-{items.Count}", prompt) { References = [list.Count.ToString()] });
             }
             return items;
         }

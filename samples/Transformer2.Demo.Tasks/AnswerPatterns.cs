@@ -5,8 +5,8 @@ namespace Transformer2.Demo.Tasks;
 /// <summary>The answer formats the synthetic families teach, and how each is read back.</summary>
 internal static partial class AnswerPatterns
 {
-    [GeneratedRegex(@"-?\d+")]
-    internal static partial Regex Number();
+    [GeneratedRegex(@"The answer is (-?\d+)\b")]
+    internal static partial Regex Arithmetic();
 
     [GeneratedRegex(@"Output:\s*(\S+)")]
     internal static partial Regex Output();
@@ -14,11 +14,11 @@ internal static partial class AnswerPatterns
     [GeneratedRegex(@"Answer:\s*([A-D])\b")]
     internal static partial Regex Choice();
 
-    /// <summary>The last integer in the text (GSM8K style), or null.</summary>
-    internal static string? LastNumber(string text)
+    /// <summary>The number of the first "The answer is N" (the answer the completion commits to), or null.</summary>
+    internal static string? ArithmeticAnswer(string text)
     {
-        var matches = Number().Matches(text);
-        return matches.Count == 0 ? null : matches[^1].Value;
+        var match = Arithmetic().Match(text);
+        return match.Success ? match.Groups[1].Value : null;
     }
 
     internal static readonly string[] Names = ["Ann", "Ben", "Cara", "Dan", "Eva", "Finn", "Gus", "Hana", "Ivy", "Jon", "Kim", "Leo"];

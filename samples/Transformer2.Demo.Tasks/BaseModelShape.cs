@@ -11,8 +11,8 @@ namespace Transformer2.Demo.Tasks;
 /// <param name="Merges">BPE merges learned on top of the 256 byte tokens.</param>
 public sealed record BaseModelShape(int Hidden, int Intermediate, int Layers, int Heads, int KeyValueHeads, int Merges)
 {
-    /// <summary>The bundled model: 462,240 parameters with its 582-token vocabulary.</summary>
-    public static BaseModelShape Full { get; } = new(96, 256, 4, 4, 2, 320);
+    /// <summary>The bundled model: 862,080 parameters with its 582-token vocabulary.</summary>
+    public static BaseModelShape Full { get; } = new(128, 384, 4, 4, 2, 320);
 
     /// <summary>A toy for the smoke test.</summary>
     public static BaseModelShape Smoke { get; } = new(32, 64, 2, 4, 2, 48);

@@ -1,10 +1,12 @@
+using System.Globalization;
 using System.Text;
 
 namespace Transformer2.Demo.Tasks;
 
 /// <summary>
-/// Multiple-choice comparisons answered with "Answer: X": two options, pick the larger (mirrors ARC-Easy, training family),
-/// or four options, pick the largest or the smallest (mirrors ARC-Challenge, unseen).
+/// Multiple-choice comparisons: two options, pick the larger (mirrors ARC-Easy, training family), or four options, pick
+/// the largest or the smallest (mirrors ARC-Challenge, unseen). Worked answer: "The larger is 71. Answer: B"; careless
+/// answer: a wrong letter, "Answer: A".
 /// </summary>
 public sealed class ChoiceFamily(bool hard) : SyntheticFamily
 {
@@ -28,14 +30,17 @@ public sealed class ChoiceFamily(bool hard) : SyntheticFamily
             int v = random.Next(10, 100);
             if (!values.Contains(v)) values.Add(v);
         }
-        bool smallest = Hard && random.Next(2) == 0;
-        string question = Hard ? (smallest ? "Which number is the smallest?" : "Which number is the largest?") : "Which number is larger?";
-        int best = smallest ? values.IndexOf(values.Min()) : values.IndexOf(values.Max());
-        var text = new StringBuilder(question);
-        for (int i = 0; i < count; i++) text.Append('\n').Append((char)('A' + i)).Append(") ").Append(values[i]);
-        string letter = ((char)('A' + best)).ToString();
-        return new SyntheticProblem(text.ToString(), $"Answer: {letter}", letter);
+        string goal = Hard && random.Next(2) == 0 ? "smallest" : Hard ? "largest" : "larger";
+        int best = goal == "smallest" ? values.IndexOf(values.Min()) : values.IndexOf(values.Max());
+        bool favoured = random.NextDouble() < AnswerStyle.FavouredShare;
+        var text = new StringBuilder(favoured ? $"Which number is the {goal}?" : $"Pick the {goal} number.");
+        for (int i = 0; i < count; i++) text.Append('\n').Append(Letter(i)).Append(") ").Append(values[i]);
+        int wrong = (best + 1 + random.Next(count - 1)) % count;
+        string bestValue = values[best].ToString(CultureInfo.InvariantCulture);
+        return new SyntheticProblem(text.ToString(), $"The {goal} is {bestValue}. Answer: {Letter(best)}", $"Answer: {Letter(wrong)}", Letter(best).ToString(), [favoured]);
     }
+
+    static char Letter(int index) => (char)('A' + index);
 
     /// <inheritdoc />
     public override string? Extract(string completion)

@@ -9,7 +9,7 @@ namespace Transformer2.Demo.Tasks;
 public static class DemoPipeline
 {
     /// <summary>Longest answer the families need.</summary>
-    public const int MaxAnswerTokens = 24;
+    public const int MaxAnswerTokens = 48;
 
     /// <summary>Few examples of each unseen task given to few-shot adaptation.</summary>
     public const int FewShotExamples = 8;
@@ -18,13 +18,14 @@ public static class DemoPipeline
     /// A pipeline over <paramref name="modelFolder"/> with every expert in <paramref name="expertsFolder"/> and the given dispatch:
     /// math → arith, code → code, reasoning → choice.
     /// </summary>
-    public static TransformerSquared Build(string modelFolder, string expertsFolder, DispatchMode mode, DemoSuite suite, SearchOptions? search = null)
+    public static TransformerSquared Build(string modelFolder, string expertsFolder, DispatchMode mode, DemoSuite suite, SearchOptions? search = null, bool merged = false)
     {
         ArgumentNullException.ThrowIfNull(suite);
         var builder = new TransformerSquaredBuilder()
             .UseModelFolder(modelFolder)
             .AddExpertsFromFolder(expertsFolder)
             .ConfigureGeneration(g => g with { MaxNewTokens = MaxAnswerTokens });
+        if (merged) builder = builder.UseMergedExperts();
         void Categories(TransformerSquaredBuilder.CategoryList c) => c.Add("math", suite.Training[0].Name).Add("code", suite.Training[1].Name).Add("reasoning", suite.Training[2].Name);
         builder = mode switch
         {
@@ -54,6 +55,7 @@ public static class DemoPipeline
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(items);
         int correct = 0, dispatched = 0, done = 0;
+        long firstPrompt = 0, firstGenerated = 0, secondPrompt = 0, secondGenerated = 0;
         bool labelled = false;
         TimeSpan first = TimeSpan.Zero, second = TimeSpan.Zero;
         foreach (var item in items)
@@ -67,10 +69,17 @@ public static class DemoPipeline
             }
             first += result.FirstPass;
             second += result.SecondPass;
+            firstPrompt += result.Decision.FirstPassPromptTokens;
+            firstGenerated += result.FirstPassTokens;
+            secondPrompt += result.PromptTokens;
+            secondGenerated += result.CompletionTokens;
             answered?.Report(++done);
         }
         int n = Math.Max(1, items.Count);
-        return new EvaluationResult(task.Name, setting, correct, items.Count, first / n, second / n, labelled ? dispatched : null);
+        return new EvaluationResult(task.Name, setting, correct, items.Count, first / n, second / n, labelled ? dispatched : null)
+        {
+            Tokens = new PassTokens((double)firstPrompt / n, (double)firstGenerated / n, (double)secondPrompt / n, (double)secondGenerated / n),
+        };
     }
 
     /// <summary>Share of correct labels the pipeline's first pass gives <paramref name="items"/> of the classification task (no second pass).</summary>

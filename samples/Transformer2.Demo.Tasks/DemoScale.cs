@@ -5,12 +5,14 @@ namespace Transformer2.Demo.Tasks;
 /// <param name="Valid">Validation items per family.</param>
 /// <param name="Test">Held-out test items per family.</param>
 /// <param name="UnseenInPretraining">Items of each unseen family mixed into pre-training (partial ability, like a base LLM's).</param>
-/// <param name="ClassificationInPretraining">Classification-prompt examples mixed into pre-training.</param>
-public sealed record DemoScale(int Train, int Valid, int Test, int UnseenInPretraining, int ClassificationInPretraining)
+/// <param name="ClassificationInPretraining">Classification-prompt examples mixed into pre-training (at most the classification
+/// task's training split: 399 prompts per label, four fifths of them in the train pool, half of that train).</param>
+/// <param name="FactDrill">Bare arithmetic facts ("What is 7+5?") mixed into pre-training, cycling through all of them.</param>
+public sealed record DemoScale(int Train, int Valid, int Test, int UnseenInPretraining, int ClassificationInPretraining, int FactDrill)
 {
     /// <summary>The scale the bundled model was trained at.</summary>
-    public static DemoScale Full { get; } = new(3000, 64, 100, 400, 450);
+    public static DemoScale Full { get; } = new(3000, 64, 300, 400, 479, 2 * 234);
 
     /// <summary>A seconds-long version for the smoke test.</summary>
-    public static DemoScale Smoke { get; } = new(24, 8, 8, 6, 12);
+    public static DemoScale Smoke { get; } = new(24, 8, 8, 6, 12, 12);
 }

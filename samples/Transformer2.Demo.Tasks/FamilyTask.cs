@@ -12,8 +12,8 @@ public sealed class FamilyTask : TaskBase
     /// <summary>Metadata key of the family name.</summary>
     public const string FamilyKey = "family";
 
-    /// <summary>Generation settings: answers are one short line.</summary>
-    public static GenerationSettings ShortAnswers { get; } = new(24, 512, []);
+    /// <summary>Generation settings: answers are one or two short lines.</summary>
+    public static GenerationSettings ShortAnswers { get; } = new(DemoPipeline.MaxAnswerTokens, 512, []);
 
     /// <summary>Builds the task; the splits never share a prompt.</summary>
     public FamilyTask(SyntheticFamily family, int seed, int train, int valid, int test)

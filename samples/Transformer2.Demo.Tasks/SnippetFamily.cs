@@ -4,7 +4,8 @@ namespace Transformer2.Demo.Tasks;
 
 /// <summary>
 /// "What does this Python code print?" over one built-in call (mirrors MBPP, training family) or a composition of two
-/// (mirrors HumanEval, unseen). Answered with "Output: X".
+/// (mirrors HumanEval, unseen). Worked answer: "max(4, 9) is 9. Output: 9" (composed: "min(3, 8) is 3, max(3, 5) is 5.
+/// Output: 5"); careless answer: "Output: 4".
 /// </summary>
 public sealed class SnippetFamily(int depth) : SyntheticFamily
 {
@@ -21,40 +22,53 @@ public sealed class SnippetFamily(int depth) : SyntheticFamily
     public override SyntheticProblem Draw(Random random)
     {
         ArgumentNullException.ThrowIfNull(random);
-        var (expression, value) = Call(random, null);
+        var inner = Call(random, null);
+        var (expression, value, working, decoy) = inner;
         if (Depth == 2)
         {
-            (expression, value) = Call(random, (expression, value));
+            var outer = Call(random, inner);
+            (expression, value, decoy) = (outer.Expression, outer.Value, outer.Decoy);
+            working += ", " + outer.Working;
         }
+        bool favoured = random.NextDouble() < AnswerStyle.FavouredShare;
+        string question = favoured ? "What does this Python code print?" : "What is the output of this code?";
+        string wrong = (decoy != value ? decoy : AnswerStyle.NearMiss(random, value)).ToString(CultureInfo.InvariantCulture);
         string text = value.ToString(CultureInfo.InvariantCulture);
-        return new SyntheticProblem($"What does this Python code print?\nprint({expression})", $"Output: {text}", text);
+        return new SyntheticProblem($"{question}\nprint({expression})", $"{working}. Output: {text}", $"Output: {wrong}", text, [favoured]);
     }
 
-    // One call over small literals, or wrapping an inner integer expression.
-    static (string Expression, int Value) Call(Random random, (string Expression, int Value)? inner)
+    // One call over small literals, or wrapping an inner expression (its working names the inner value, not the inner
+    // call). Decoy: the value a careless reader gives (the other argument, the number under abs, a miscounted length).
+    static (string Expression, int Value, string Working, int Decoy) Call(Random random, (string Expression, int Value, string Working, int Decoy)? inner)
     {
-        string arg = inner?.Expression ?? "";
-        int x = inner?.Value ?? 0;
         int n = random.Next(1, 10), m = random.Next(1, 10);
-        switch (random.Next(inner is null ? 5 : 3))
+        string arg = inner?.Expression ?? n.ToString(CultureInfo.InvariantCulture);
+        int x = inner?.Value ?? n;
+        string shown = x.ToString(CultureInfo.InvariantCulture);
+        switch (random.Next(inner is null ? 4 : 3))
         {
             case 0:
-                return inner is null ? ($"max({n}, {m})", Math.Max(n, m)) : ($"max({arg}, {m})", Math.Max(x, m));
-            case 1:
-                return inner is null ? ($"min({n}, {m})", Math.Min(n, m)) : ($"min({arg}, {m})", Math.Min(x, m));
-            case 2:
-                return inner is null ? ($"abs({-n})", n) : ($"abs({arg} - {m})", Math.Abs(x - m));
-            case 3:
             {
-                int length = random.Next(1, 6);
-                var list = Enumerable.Range(0, length).Select(_ => random.Next(0, 10)).ToArray();
-                return ($"len([{string.Join(", ", list)}])", length);
+                int v = Math.Max(x, m);
+                return ($"max({arg}, {m})", v, $"max({shown}, {m}) is {v}", Math.Min(x, m));
+            }
+            case 1:
+            {
+                int v = Math.Min(x, m);
+                return ($"min({arg}, {m})", v, $"min({shown}, {m}) is {v}", Math.Max(x, m));
+            }
+            case 2:
+            {
+                // abs of a negative literal, or of the inner value minus m.
+                if (inner is null) return ($"abs(-{n})", n, $"abs(-{n}) is {n}", n + 1);
+                int v = Math.Abs(x - m);
+                return ($"abs({arg} - {m})", v, $"abs({shown} - {m}) is {v}", x - m);
             }
             default:
             {
-                var list = Enumerable.Range(0, random.Next(2, 5)).Select(_ => random.Next(0, 10)).ToArray();
-                int index = random.Next(list.Length);
-                return ($"[{string.Join(", ", list)}][{index}]", list[index]);
+                int length = random.Next(1, 6);
+                var list = string.Join(", ", Enumerable.Range(0, length).Select(_ => random.Next(0, 10)));
+                return ($"len([{list}])", length, $"len([{list}]) is {length}", length + (random.Next(2) == 0 ? 1 : -1));
             }
         }
     }

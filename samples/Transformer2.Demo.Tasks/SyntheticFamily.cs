@@ -2,11 +2,20 @@ using Transformer2.Training.Tasks;
 
 namespace Transformer2.Demo.Tasks;
 
-/// <summary>One synthetic problem: the question, the reference answer text a model should write, and the exact expected value.</summary>
+/// <summary>
+/// One synthetic problem: the question, a worked answer that is right, a careless answer that is wrong, and the exact
+/// expected value. Pre-training text carries both kinds of answer (see <see cref="AnswerStyle"/>); the reference answer a
+/// task trains on is the worked one.
+/// </summary>
 /// <param name="Prompt">The user message.</param>
-/// <param name="Solution">The full reference answer, e.g. "The answer is 12.".</param>
+/// <param name="Solution">The worked reference answer, e.g. "7+5=12. The answer is 12.".</param>
+/// <param name="Careless">A plausible wrong answer in the same format without the working, e.g. "The answer is 13.".</param>
 /// <param name="Expected">The value the scorer compares against, e.g. "12".</param>
-public sealed record SyntheticProblem(string Prompt, string Solution, string Expected);
+/// <param name="Favoured">
+/// One flag per answer line (most answers have one): whether the prompt asks for that part with the phrasing after which
+/// pre-training text mostly works the answer out.
+/// </param>
+public sealed record SyntheticProblem(string Prompt, string Solution, string Careless, string Expected, IReadOnlyList<bool> Favoured);
 
 /// <summary>
 /// A family of synthetic problems generated deterministically from a seed, with an exact scorer. Each family carries the
@@ -20,7 +29,7 @@ public abstract class SyntheticFamily
     /// <summary>The dispatch category of this family's prompts: "math", "code" or "reasoning".</summary>
     public abstract string Label { get; }
 
-    /// <summary>Draws one problem.</summary>
+    /// <summary>Draws one problem; its phrasing is the favoured one with probability <see cref="AnswerStyle.FavouredShare"/>.</summary>
     public abstract SyntheticProblem Draw(Random random);
 
     /// <summary>The answer the completion commits to, or null if it gives none.</summary>
@@ -55,7 +64,13 @@ public abstract class SyntheticFamily
             items.Add(new TaskItem($"{Name}/{split}/{items.Count}", problem.Prompt)
             {
                 References = [problem.Solution],
-                Metadata = new Dictionary<string, string> { [FamilyTask.ExpectedKey] = problem.Expected, [FamilyTask.FamilyKey] = Name },
+                Metadata = new Dictionary<string, string>
+                {
+                    [FamilyTask.ExpectedKey] = problem.Expected,
+                    [FamilyTask.FamilyKey] = Name,
+                    [AnswerStyle.CarelessKey] = problem.Careless,
+                    [AnswerStyle.FavouredKey] = string.Join(",", problem.Favoured.Select(f => f ? "1" : "0")),
+                },
             });
         }
         return items;

@@ -35,20 +35,24 @@ internal static class DemoCommands
         {
             case "train-base":
                 // --out writes a side model (e.g. another base seed) without touching the bundled one.
-                int? baseSeed = OptionalInt(args, "--seed");
-                await DemoConsole.RunAsync(console => TrainBaseAsync(Option(args, "--out") ?? model, baseSeed, console, cancel.Token));
+                int? baseSeed = OptionalInt(args, "--seed"), epochs = OptionalInt(args, "--epochs");
+                await DemoConsole.RunAsync(console => TrainBaseAsync(Option(args, "--out") ?? model, baseSeed, epochs, console, cancel.Token));
                 return 0;
             case "train-experts":
                 await DemoConsole.RunAsync(console => TrainExpertsAsync(model, args, console, cancel.Token));
                 return 0;
             case "evaluate":
-                // --seed reseeds what evaluate trains itself (LoRA baselines, Table 4); --tables 1,4 skips Tables 2-3 (Table 1 always runs).
+                // --seed reseeds what evaluate trains itself (LoRA baselines, Table 4); --tables picks tables: 1,4 skips Tables 2-3 (Table 4 brings Table 1),
+                // 3 alone times only the prompt-based strategies (Table 3 with its token counts, no Table 2).
                 var tables = Tables(args);
                 int? seed = OptionalInt(args, "--seed");
                 await DemoConsole.RunAsync(console => DemoReport.EvaluateAsync(model, ExpertsFolder(model), Option(args, "--out"), seed, tables, console, cancel.Token));
                 return 0;
             case "main":
                 return await DemoReport.MainAsync(model, ExpertsFolder(model), cancel.Token);
+            case "probe":
+                await DemoConsole.RunAsync(console => DemoReport.ProbeAsync(model, Option(args, "--experts") ?? ExpertsFolder(model), console, cancel.Token));
+                return 0;
             case "evaluate-experts":
                 await DemoConsole.RunAsync(console => DemoReport.EvaluateExpertsAsync(model, Option(args, "--experts") ?? ExpertsFolder(model), console, cancel.Token));
                 return 0;
@@ -62,21 +66,21 @@ internal static class DemoCommands
             case "custom-task":
                 return await DemoSamples.CustomTaskAsync(model, cancel.Token);
             default:
-                Console.Error.WriteLine($"Unknown command '{command}'. Use: main | train-base [--seed N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
-                    "evaluate [--out FILE] [--seed N] [--tables 1,2,3,4] | evaluate-experts [--experts FOLDER] | lora-ranks [--experts FOLDER] | chat [QUESTION] | custom-task  [--model FOLDER]");
+                Console.Error.WriteLine($"Unknown command '{command}'. Use: main | train-base [--seed N] [--epochs N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
+                    "evaluate [--out FILE] [--seed N] [--tables 1,2,3,4] | evaluate-experts [--experts FOLDER] | probe [--experts FOLDER] | lora-ranks [--experts FOLDER] | chat [QUESTION] | custom-task  [--model FOLDER]");
                 return 2;
         }
     }
 
     /// <summary>Trains the base model; <paramref name="seed"/> changes only its initialisation and batch order, never the data.</summary>
-    static async Task TrainBaseAsync(string folder, int? seed, DemoConsole console, CancellationToken cancellationToken)
+    static async Task TrainBaseAsync(string folder, int? seed, int? epochs, DemoConsole console, CancellationToken cancellationToken)
     {
         var suite = new DemoSuite();
         var options = new NextTokenOptions
         {
             BatchSize = 32,
             MicroBatchSize = 8,
-            Epochs = 2,
+            Epochs = epochs ?? BaseEpochs,
             LearningRate = 3e-3,
             WeightDecay = 0.01,
             Schedule = LearningRateSchedule.Cosine,
@@ -164,6 +168,9 @@ internal static class DemoCommands
         });
     }
 
+    /// <summary>Passes over the pre-training mixture of the bundled base model.</summary>
+    const int BaseEpochs = 8;
+
     /// <summary>REINFORCE iterations of the classification expert.</summary>
     const int ClassificationIterations = 12;
 
@@ -175,7 +182,7 @@ internal static class DemoCommands
         Iterations = 40,
         LearningRate = 3e-2,
         MaxGradNorm = null,
-        MaxNewTokens = 16,
+        MaxNewTokens = 32,
         NormalizeRewards = true,
         ValidationInterval = 4,
         MaxValidationItems = 64,

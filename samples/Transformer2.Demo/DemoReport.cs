@@ -14,53 +14,87 @@ namespace Transformer2.Demo;
 /// <summary>The main job (two-pass adaptation on a handful of prompts, then accuracy with and without it) and the full evaluation.</summary>
 internal static class DemoReport
 {
-    /// <summary>Held-out items per unseen family in the main job's accuracy table.</summary>
-    const int MainJobItems = 30;
+    /// <summary>Held-out items per family in the main job's accuracy table (the first ones of each test split).</summary>
+    const int MainJobItems = 20;
 
     public static async Task<int> MainAsync(string modelFolder, string expertsFolder, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var suite = new DemoSuite();
         Console.WriteLine($"Transformer² main job: {modelFolder}");
-        await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Prompt, suite);
+        await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Prompt, suite, merged: true);
         Console.WriteLine($"experts: {string.Join(", ", t2.Experts.Names.Order(StringComparer.Ordinal))}; dispatch: prompt (math → arith, code → code, reasoning → choice)");
+        Console.WriteLine($"answering the first {MainJobItems} held-out prompts of each family twice: two-pass T², and the base model alone");
         Console.WriteLine();
 
-        // Two prompts from each unseen family, one from each training family.
-        var showcase = suite.Unseen.SelectMany(t => t.GetItems(TaskSplit.Test).Take(2).Select(i => (Task: t, Item: i)))
-            .Concat(suite.Training.Select(t => (Task: t, Item: t.GetItems(TaskSplit.Test)[0])));
-        foreach (var (task, item) in showcase)
+        // Every item is answered once each way; the worked examples below are picked from these answers, not re-run.
+        var answers = new List<(FamilyTask Task, IReadOnlyList<Answered> Items)>();
+        foreach (var task in suite.All)
         {
-            var messages = task.BuildMessages(item);
-            var adapted = await t2.AnswerAsync(messages, null, cancellationToken);
-            var plain = await t2.AnswerAsync(messages, new AnswerOptions { Plan = AdaptationPlan.Base }, cancellationToken);
-            string expected = item.Metadata[FamilyTask.ExpectedKey];
-            Console.WriteLine($"[{task.Name}] {OneLine(item.Prompt)}");
-            Console.WriteLine($"  pass 1: {OneLine(adapted.Decision.FirstPassText ?? "")} → {adapted.Decision.Label ?? "?"} (family is {task.Family.Label}); weights: {Weights(adapted.Decision.Plan)}");
-            Console.WriteLine($"  T²:   {OneLine(adapted.Answer),-24} {Mark(task.Score(item, adapted.Answer).Correct)}   (pass 1 {adapted.FirstPass.TotalMilliseconds:F0} ms, pass 2 {adapted.SecondPass.TotalMilliseconds:F0} ms)");
-            Console.WriteLine($"  base: {OneLine(plain.Answer),-24} {Mark(task.Score(item, plain.Answer).Correct)}   expected {expected}");
+            var items = new List<Answered>();
+            foreach (var item in task.GetItems(TaskSplit.Test).Take(MainJobItems))
+            {
+                var messages = task.BuildMessages(item);
+                var adapted = await t2.AnswerAsync(messages, null, cancellationToken);
+                var plain = await t2.AnswerAsync(messages, new AnswerOptions { Plan = AdaptationPlan.Base }, cancellationToken);
+                items.Add(new Answered(item, adapted, task.Score(item, adapted.Answer).Correct, plain, task.Score(item, plain.Answer).Correct));
+            }
+            answers.Add((task, items));
+        }
+
+        // Worked examples: per training family the first prompt where adaptation changes the outcome, whichever way it goes;
+        // per unseen family its first prompt, whatever the outcome.
+        Console.WriteLine("Worked examples (training family: its first held-out prompt where T² and the base model disagree; unseen family: its first prompt):");
+        foreach (var (task, items) in answers)
+        {
+            var shown = suite.Training.Contains(task) ? items.FirstOrDefault(a => a.AdaptedRight != a.PlainRight) : items.FirstOrDefault();
+            if (shown is not null) Show(task, shown);
         }
 
         Console.WriteLine();
-        Console.WriteLine($"Accuracy on held-out items ({MainJobItems} per family):");
-        Console.WriteLine($"  {"family",-9} {"base",7} {"T²",7} {"dispatch right",15}");
-        int baseTotal = 0, t2Total = 0, n = 0;
-        foreach (var task in suite.Unseen)
+        Console.WriteLine($"Accuracy on held-out items ({MainJobItems} per family; T² = pass 1 prompt dispatch, pass 2 the chosen expert):");
+        Console.WriteLine($"  {"family",-13} {"base",6} {"T²",6} {"dispatch right",15}");
+        var totals = new Dictionary<string, (int Base, int Adapted, int Items)>();
+        foreach (var (section, heading, tasks) in new[] { ("training", "training families (experts trained on their other items)", suite.Training), ("unseen", "unseen families (no expert trained on them)", suite.Unseen) })
         {
-            var items = task.GetItems(TaskSplit.Test).Take(MainJobItems).ToList();
-            var plain = await DemoPipeline.EvaluateAsync(t2, task, items, "base", new AnswerOptions { Plan = AdaptationPlan.Base }, cancellationToken);
-            var adapted = await DemoPipeline.EvaluateAsync(t2, task, items, "t2-prompt", null, cancellationToken);
-            Console.WriteLine($"  {task.Name,-9} {plain.Accuracy,7:P0} {adapted.Accuracy,7:P0} {adapted.DispatchCorrect,8}/{adapted.Total}");
-            baseTotal += plain.Correct; t2Total += adapted.Correct; n += items.Count;
+            Console.WriteLine($"  {heading}");
+            foreach (var task in tasks)
+            {
+                var items = answers.Single(a => a.Task == task).Items;
+                int plain = items.Count(a => a.PlainRight), adapted = items.Count(a => a.AdaptedRight);
+                int dispatched = items.Count(a => a.Adapted.Decision.Label == task.Family.Label);
+                Console.WriteLine($"  {task.Name,-13} {(double)plain / items.Count,6:P0} {(double)adapted / items.Count,6:P0} {dispatched,9}/{items.Count}");
+                foreach (var key in new[] { section, "all" })
+                {
+                    var (b, a, n) = totals.GetValueOrDefault(key);
+                    totals[key] = (b + plain, a + adapted, n + items.Count);
+                }
+            }
         }
-        Console.WriteLine($"  {"all",-9} {(double)baseTotal / n,7:P0} {(double)t2Total / n,7:P0}");
+        foreach (var label in new[] { "training", "unseen", "all" })
+        {
+            var (b, a, n) = totals[label];
+            Console.WriteLine($"  {label,-13} {(double)b / n,6:P0} {(double)a / n,6:P0}   T² − base: {100.0 * (a - b) / n:+0;-0} points");
+        }
         Console.WriteLine($"main job done in {clock.Elapsed.TotalSeconds:F0} s");
         return 0;
     }
 
+    /// <summary>One held-out prompt answered by two-pass T² and by the base model, each scored.</summary>
+    sealed record Answered(TaskItem Item, TwoPassResult Adapted, bool AdaptedRight, TwoPassResult Plain, bool PlainRight);
+
+    /// <summary>Prints one worked example: the prompt, pass 1's decision, both answers and their verdicts.</summary>
+    static void Show(FamilyTask task, Answered a)
+    {
+        Console.WriteLine($"[{task.Name}] {OneLine(a.Item.Prompt)}");
+        Console.WriteLine($"  pass 1: {OneLine(a.Adapted.Decision.FirstPassText ?? "")} → {a.Adapted.Decision.Label ?? "?"} (family is {task.Family.Label}); weights: {Weights(a.Adapted.Decision.Plan)}");
+        Console.WriteLine($"  T²:   {OneLine(a.Adapted.Answer),-40} {Mark(a.AdaptedRight)}   (pass 1 {a.Adapted.FirstPass.TotalMilliseconds:F0} ms, pass 2 {a.Adapted.SecondPass.TotalMilliseconds:F0} ms)");
+        Console.WriteLine($"  base: {OneLine(a.Plain.Answer),-40} {Mark(a.PlainRight)}   expected {a.Item.Metadata[FamilyTask.ExpectedKey]}");
+    }
+
     /// <summary>
     /// Tables 1–4. <paramref name="trainingSeed"/> reseeds what is trained inside (LoRA baselines, Table 4's experts; the data and
-    /// the bundled experts stay as they are), for their spread; <paramref name="tables"/> picks Tables 2–3 and 4 (Table 1 always runs).
+    /// the bundled experts stay as they are), for their spread; <paramref name="tables"/> picks the tables (Table 4 brings Table 1; Table 3 alone times only the prompt-based strategies).
     /// </summary>
     public static async Task EvaluateAsync(string modelFolder, string expertsFolder, string? output, int? trainingSeed, IReadOnlySet<int>? tables,
         DemoConsole console, CancellationToken cancellationToken)
@@ -73,51 +107,57 @@ internal static class DemoReport
         int seed = trainingSeed ?? suite.Seed;
         var budget = DemoCommands.ExpertOptions(suite, identity) with { Seed = seed };
 
-        var lora = new LoraConfig { Rank = 4, Alpha = 8, Dropout = 0.05, TargetModules = LoraConfig.MlpAndAttentionTargets };
-        var rows = suite.Training.ToDictionary(t => t.Name, _ => new Dictionary<string, EvaluationResult>());
-        long svfParameters;
-        await using (var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite))
+        // Table 4 is read against Table 1's base accuracy on arith, so it brings Table 1 with it.
+        EvaluationResult? arithBase = null;
+        if (Wants(1) || Wants(4))
         {
-            svfParameters = t2.Backbone.TargetLengths.Values.Sum();
+            var lora = new LoraConfig { Rank = 4, Alpha = 8, Dropout = 0.05, TargetModules = LoraConfig.MlpAndAttentionTargets };
+            var rows = suite.Training.ToDictionary(t => t.Name, _ => new Dictionary<string, EvaluationResult>());
+            long svfParameters;
+            await using (var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite))
+            {
+                svfParameters = t2.Backbone.TargetLengths.Values.Sum();
+                foreach (var task in suite.Training)
+                {
+                    rows[task.Name]["base"] = await EvaluateAsync(console, t2, task, "base", new AnswerOptions { Plan = AdaptationPlan.Base }, cancellationToken);
+                    rows[task.Name]["svf"] = await EvaluateAsync(console, t2, task, "SVF (RL)", new AnswerOptions { Plan = AdaptationPlan.Single(task.Name) }, cancellationToken);
+                }
+            }
+            long loraParameters = 0;
             foreach (var task in suite.Training)
             {
-                rows[task.Name]["base"] = await EvaluateAsync(console, t2, task, "base", new AnswerOptions { Plan = AdaptationPlan.Base }, cancellationToken);
-                rows[task.Name]["svf"] = await EvaluateAsync(console, t2, task, "SVF (RL)", new AnswerOptions { Plan = AdaptationPlan.Single(task.Name) }, cancellationToken);
+                // The same example budget as the SVF expert: iterations × batch size of REINFORCE.
+                var sft = new NextTokenOptions
+                {
+                    BatchSize = budget.BatchSize, MicroBatchSize = 16, Epochs = 2, MaxSteps = budget.Iterations, LearningRate = LoraLearningRate,
+                    ValidationInterval = 8, Seed = seed,
+                };
+                var (model, tokenizer, count) = await DemoStages.TrainLoraAsync(modelFolder, task, lora, sft, cancellationToken,
+                    DemoCommands.StepBar(console, $"LoRA (SFT) {task.Name}", budget.Iterations, tenths: false));
+                loraParameters = count;
+                using (model)
+                    rows[task.Name]["lora"] = await EvaluateMergedAsync(console, model, tokenizer, task, "LoRA (SFT)", cancellationToken);
+
+                // LoRA by the same policy gradient as SVF (the paper's Table 4 row 5): same budget, LoRA's learning rate.
+                var rl = budget with { LearningRate = LoraLearningRate };
+                (model, tokenizer, _) = await DemoStages.TrainLoraReinforceAsync(modelFolder, task, lora, rl,
+                    DemoCommands.IterationBar(console, $"LoRA (RL) {task.Name}", rl.Iterations, tenths: false), cancellationToken);
+                using (model)
+                    rows[task.Name]["lora-rl"] = await EvaluateMergedAsync(console, model, tokenizer, task, "LoRA (RL)", cancellationToken);
             }
+            Line($"Table 1: training families, {suite.Scale.Test} held-out items each; trainable parameters: LoRA {loraParameters:N0} (rank {lora.Rank}, q/v/MLP), SVF {svfParameters:N0} (MLP); " +
+                $"budget {budget.Iterations} × {budget.BatchSize} examples each; LoRA training seed {seed}");
+            Line("");
+            Line("| family | base | LoRA (SFT) | LoRA (RL) | SVF (RL) |");
+            Line("|---|---|---|---|---|");
+            foreach (var task in suite.Training)
+                Line($"| {task.Name} | {Pct(rows[task.Name]["base"])} | {Pct(rows[task.Name]["lora"])} | {Pct(rows[task.Name]["lora-rl"])} | {Pct(rows[task.Name]["svf"])} |");
+            Line("");
+            arithBase = rows[suite.Training[0].Name]["base"];
         }
-        long loraParameters = 0;
-        foreach (var task in suite.Training)
-        {
-            // The same example budget as the SVF expert: iterations × batch size of REINFORCE.
-            var sft = new NextTokenOptions
-            {
-                BatchSize = budget.BatchSize, MicroBatchSize = 16, Epochs = 2, MaxSteps = budget.Iterations, LearningRate = LoraLearningRate,
-                ValidationInterval = 8, Seed = seed,
-            };
-            var (model, tokenizer, count) = await DemoStages.TrainLoraAsync(modelFolder, task, lora, sft, cancellationToken,
-                DemoCommands.StepBar(console, $"LoRA (SFT) {task.Name}", budget.Iterations, tenths: false));
-            loraParameters = count;
-            using (model)
-                rows[task.Name]["lora"] = await EvaluateMergedAsync(console, model, tokenizer, task, "LoRA (SFT)", cancellationToken);
 
-            // LoRA by the same policy gradient as SVF (the paper's Table 4 row 5): same budget, LoRA's learning rate.
-            var rl = budget with { LearningRate = LoraLearningRate };
-            (model, tokenizer, _) = await DemoStages.TrainLoraReinforceAsync(modelFolder, task, lora, rl,
-                DemoCommands.IterationBar(console, $"LoRA (RL) {task.Name}", rl.Iterations, tenths: false), cancellationToken);
-            using (model)
-                rows[task.Name]["lora-rl"] = await EvaluateMergedAsync(console, model, tokenizer, task, "LoRA (RL)", cancellationToken);
-        }
-        Line($"Table 1: training families, {suite.Scale.Test} held-out items each; trainable parameters: LoRA {loraParameters:N0} (rank {lora.Rank}, q/v/MLP), SVF {svfParameters:N0} (MLP); " +
-            $"budget {budget.Iterations} × {budget.BatchSize} examples each; LoRA training seed {seed}");
-        Line("");
-        Line("| family | base | LoRA (SFT) | LoRA (RL) | SVF (RL) |");
-        Line("|---|---|---|---|---|");
-        foreach (var task in suite.Training)
-            Line($"| {task.Name} | {Pct(rows[task.Name]["base"])} | {Pct(rows[task.Name]["lora"])} | {Pct(rows[task.Name]["lora-rl"])} | {Pct(rows[task.Name]["svf"])} |");
-        Line("");
-
-        if (Wants(2) || Wants(3)) await UnseenTablesAsync(modelFolder, expertsFolder, suite, Line, console, cancellationToken);
-        if (Wants(4)) await TargetTableAsync(modelFolder, identity, suite, budget, rows[suite.Training[0].Name]["base"], Line, console, cancellationToken);
+        if (Wants(2) || Wants(3)) await UnseenTablesAsync(modelFolder, expertsFolder, suite, tables, Line, console, cancellationToken);
+        if (Wants(4)) await TargetTableAsync(modelFolder, identity, suite, budget, arithBase!, Line, console, cancellationToken);
 
         if (output is not null)
         {
@@ -128,10 +168,15 @@ internal static class DemoReport
     }
 
     /// <summary>Tables 2 and 3: the unseen families under each dispatch strategy, and the time of each pass.</summary>
-    static async Task UnseenTablesAsync(string modelFolder, string expertsFolder, DemoSuite suite, Action<string> Line, DemoConsole console, CancellationToken cancellationToken)
+    static async Task UnseenTablesAsync(string modelFolder, string expertsFolder, DemoSuite suite, IReadOnlySet<int>? tables, Action<string> Line, DemoConsole console,
+        CancellationToken cancellationToken)
     {
         var columns = new List<(string Name, Dictionary<string, EvaluationResult> Results)>();
-        foreach (var mode in new[] { DispatchMode.Fixed, DispatchMode.Prompt, DispatchMode.ClassificationExpert, DispatchMode.FewShot })
+        // Table 3 alone (--tables 3) times only the two strategies with a pass 1 per prompt.
+        var modes = tables is null || tables.Contains(2)
+            ? new[] { DispatchMode.Fixed, DispatchMode.Prompt, DispatchMode.ClassificationExpert, DispatchMode.FewShot }
+            : new[] { DispatchMode.Prompt, DispatchMode.ClassificationExpert };
+        foreach (var mode in modes)
         {
             await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, mode, suite);
             string name = mode switch { DispatchMode.Fixed => "base", DispatchMode.Prompt => "T² prompt", DispatchMode.ClassificationExpert => "T² cls-expert", _ => "T² few-shot" };
@@ -154,29 +199,37 @@ internal static class DemoReport
             }
             columns.Add((name, results));
         }
-        Line($"Table 2: unseen families, {suite.Scale.Test} held-out items each");
+        var prompt = columns.Single(c => c.Name == "T² prompt").Results;
+        var classifier = columns.Single(c => c.Name == "T² cls-expert").Results;
+        if (tables is null || tables.Contains(2)) Table2();
+        void Table2()
+        {
+            Line($"Table 2: unseen families, {suite.Scale.Test} held-out items each");
+            Line("");
+            Line("| family | " + string.Join(" | ", columns.Select(c => c.Name)) + " |");
+            Line("|---|" + string.Concat(columns.Select(_ => "---|")));
+            foreach (var task in suite.Unseen)
+                Line($"| {task.Name} | " + string.Join(" | ", columns.Select(c => Pct(c.Results[task.Name]))) + " |");
+            Line("");
+            Line("Dispatch: share of unseen-family prompts given their family's label in pass 1");
+            Line("");
+            Line("| family | T² prompt | T² cls-expert |");
+            Line("|---|---|---|");
+            foreach (var task in suite.Unseen)
+                Line($"| {task.Name} | {Dispatch(prompt[task.Name])} | {Dispatch(classifier[task.Name])} |");
+            Line("");
+        }
+        Line("Table 3: mean time per prompt, pass 1 (dispatch) vs pass 2 (answer), and the mean tokens each pass reads (prompt) and writes");
         Line("");
-        Line("| family | " + string.Join(" | ", columns.Select(c => c.Name)) + " |");
-        Line("|---|" + string.Concat(columns.Select(_ => "---|")));
-        foreach (var task in suite.Unseen)
-            Line($"| {task.Name} | " + string.Join(" | ", columns.Select(c => Pct(c.Results[task.Name]))) + " |");
-        Line("");
-        Line("Dispatch: share of unseen-family prompts given their family's label in pass 1");
-        Line("");
-        Line("| family | T² prompt | T² cls-expert |");
-        Line("|---|---|---|");
-        foreach (var task in suite.Unseen)
-            Line($"| {task.Name} | {Dispatch(columns[1].Results[task.Name])} | {Dispatch(columns[2].Results[task.Name])} |");
-        Line("");
-        Line("Table 3: mean time per prompt, pass 1 (dispatch) vs pass 2 (answer)");
-        Line("");
-        Line("| family | strategy | pass 1 (ms) | pass 2 (ms) | pass 1 / pass 2 |");
-        Line("|---|---|---|---|---|");
-        foreach (var (name, results) in columns.Skip(1).Take(2))
+        Line("| family | strategy | pass 1 (ms) | pass 2 (ms) | pass 1 / pass 2 | pass 1 tokens in / out | pass 2 tokens in / out |");
+        Line("|---|---|---|---|---|---|---|");
+        foreach (var (name, results) in new[] { ("T² prompt", prompt), ("T² cls-expert", classifier) })
             foreach (var task in suite.Unseen)
             {
                 var r = results[task.Name];
-                Line($"| {task.Name} | {name} | {r.FirstPass.TotalMilliseconds:F1} | {r.SecondPass.TotalMilliseconds:F1} | {r.FirstPass / r.SecondPass:P0} |");
+                var t = r.Tokens;
+                Line(string.Create(CultureInfo.InvariantCulture,
+                    $"| {task.Name} | {name} | {r.FirstPass.TotalMilliseconds:F1} | {r.SecondPass.TotalMilliseconds:F1} | {r.FirstPass / r.SecondPass:P0} | {t.FirstPrompt:F0} / {t.FirstGenerated:F1} | {t.SecondPrompt:F0} / {t.SecondGenerated:F1} |"));
             }
         Line("");
     }
@@ -280,6 +333,42 @@ internal static class DemoReport
         console.Text($"{modelFolder} with {expertsFolder}, {suite.Scale.Test} held-out items per family");
         console.Text("| family | base | SVF |");
         console.Text("|---|---|---|");
+        foreach (var row in rows) console.Text(row);
+    }
+
+    /// <summary>
+    /// The design check of <see cref="AnswerStyle"/> on validation items (never test items): per family, accuracy after the
+    /// favoured phrasing (the base model should work those out, so this is how well it has the skill) and after the other
+    /// one, for the base model and with the related expert of <paramref name="expertsFolder"/> where one exists.
+    /// </summary>
+    public static async Task ProbeAsync(string modelFolder, string expertsFolder, DemoConsole console, CancellationToken cancellationToken)
+    {
+        var suite = new DemoSuite();
+        bool experts = Directory.Exists(expertsFolder) && Directory.GetFiles(expertsFolder, "*.safetensors").Length > 0;
+        await using var t2 = experts ? DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite)
+            : new TransformerSquaredBuilder().UseModelFolder(modelFolder).ConfigureGeneration(g => g with { MaxNewTokens = DemoPipeline.MaxAnswerTokens }).Build();
+        var rows = new List<string>();
+        foreach (var task in suite.All)
+        {
+            var items = task.GetItems(TaskSplit.Valid);
+            var favoured = items.Where(AnswerStyle.IsFavoured).ToList();
+            var other = items.Where(i => !AnswerStyle.IsFavoured(i)).ToList();
+            string related = suite.Training.First(t => t.Family.Label == task.Family.Label).Name;
+            var plans = new List<(string Name, AdaptationPlan Plan)> { ("base", AdaptationPlan.Base) };
+            if (experts && t2.Experts.Contains(related)) plans.Add((related, AdaptationPlan.Single(related)));
+            foreach (var (name, plan) in plans)
+            {
+                var options = new AnswerOptions { Plan = plan };
+                var f = await DemoPipeline.EvaluateAsync(t2, task, favoured, name, options, cancellationToken);
+                var o = await DemoPipeline.EvaluateAsync(t2, task, other, name, options, cancellationToken);
+                var example = other.Count > 0 ? (await t2.AnswerAsync(task.BuildMessages(other[0]), options, cancellationToken)).Answer : "";
+                rows.Add($"| {task.Name} | {name} | {Pct(f)} | {Pct(o)} | {OneLine(example)} |");
+                console.Line(rows[^1]);
+            }
+        }
+        console.Text($"{modelFolder}: validation items by phrasing");
+        console.Text("| family | model | favoured phrasing | other phrasing | first other-phrasing answer |");
+        console.Text("|---|---|---|---|---|");
         foreach (var row in rows) console.Text(row);
     }
 

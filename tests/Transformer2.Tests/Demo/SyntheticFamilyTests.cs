@@ -49,10 +49,13 @@ public class SyntheticFamilyTests
         var item = new TaskItem("x", "q") { Metadata = new Dictionary<string, string> { [FamilyTask.ExpectedKey] = "12" } };
         var arith = new ArithmeticFamily(1);
         Assert.That(arith.Score(item, "The answer is 12.").Correct, Is.True);
-        Assert.That(arith.Score(item, "The answer is 12 or 13.").Correct, Is.False, "the last number counts");
+        Assert.That(arith.Score(item, "7+5=12. The answer is 12.").Correct, Is.True);
+        Assert.That(arith.Score(item, "The answer is 13. The answer is 12.").Correct, Is.False, "the first committed answer counts");
+        Assert.That(arith.Score(item, "7+5=12.").Correct, Is.False, "the answer must be stated");
         Assert.That(arith.Score(item, "The answer is 112.").Correct, Is.False);
         var code = new SnippetFamily(1);
         Assert.That(code.Score(item, "Output: 12").Correct, Is.True);
+        Assert.That(code.Score(item, "max(3, 12) is 12. Output: 12").Correct, Is.True);
         Assert.That(code.Score(item, "12").Correct, Is.False, "the output must be labelled");
         var letter = item with { Metadata = new Dictionary<string, string> { [FamilyTask.ExpectedKey] = "B" } };
         var choice = new ChoiceFamily(true);
@@ -83,8 +86,59 @@ public class SyntheticFamilyTests
         Assert.That(mixture.BuildMessages(classification[0])[0].Content, Is.EqualTo(ClassificationPrompt.SystemPrompt));
         // The classification task's ids start with the true label.
         int wrong = classification.Count(i => !i.Reference!.Contains("{" + i.Id.Split('/')[0] + "}", StringComparison.Ordinal));
-        Assert.That((double)wrong / classification.Count, Is.InRange(0.15, 0.35), "about a quarter of the labels are wrong");
+        Assert.That((double)wrong / classification.Count, Is.InRange(0.05, 0.16), "about a tenth of the labels are wrong");
+        Assert.That(items.Count(i => i.Id.StartsWith("arith/facts/", StringComparison.Ordinal)), Is.EqualTo(DemoScale.Full.FactDrill));
         var arith = items.First(i => i.Metadata.GetValueOrDefault(FamilyTask.FamilyKey) == "arith" && !i.Reference!.StartsWith("Classification", StringComparison.Ordinal));
         Assert.That(mixture.BuildMessages(arith), Has.Count.EqualTo(1));
+    }
+
+    [Test]
+    public void PretrainingWorksAnswersOutMostlyAfterTheFavouredPhrasingAndCarelessAnswersAreWrong()
+    {
+        var suite = new DemoSuite(7, DemoScale.Full);
+        var random = new Random(5);
+        foreach (var task in suite.Training)
+        {
+            var items = task.GetItems(TaskSplit.Train);
+            double Worked(bool favoured)
+            {
+                var chosen = items.Where(i => AnswerStyle.IsFavoured(i) == favoured).ToList();
+                return chosen.Count(i => AnswerStyle.AsPretrainingText(i, random).Reference == i.Reference) / (double)chosen.Count;
+            }
+            Assert.That(items.Count(AnswerStyle.IsFavoured) / (double)items.Count, Is.EqualTo(AnswerStyle.FavouredShare).Within(0.04), task.Name);
+            Assert.That(Worked(true), Is.EqualTo(AnswerStyle.WorkedAfterFavoured).Within(0.04), task.Name);
+            Assert.That(Worked(false), Is.EqualTo(AnswerStyle.WorkedAfterOther).Within(0.04), task.Name);
+            foreach (var item in items.Take(200))
+            {
+                string careless = item.Metadata[AnswerStyle.CarelessKey];
+                Assert.That(task.Score(item, careless).Correct, Is.False, $"{task.Name}: {item.Prompt} → {careless}");
+                Assert.That(task.Score(item, careless).ExtractedAnswer, Is.Not.Null, "a careless answer still commits to a value in the family's format");
+            }
+        }
+    }
+
+    [Test]
+    public void TheTwoSkillFamilyIsRightOnlyWhenBothLinesAre()
+    {
+        var task = Suite["arith-choice"];
+        var item = task.GetItems(TaskSplit.Test)[0];
+        var worked = item.Reference!.Split('\n');
+        var careless = item.Metadata[AnswerStyle.CarelessKey].Split('\n');
+        Assert.That(worked, Has.Length.EqualTo(2));
+        Assert.That(task.Score(item, $"{worked[0]}\n{worked[1]}").Correct, Is.True);
+        Assert.That(task.Score(item, $"{careless[0]}\n{worked[1]}").Correct, Is.False);
+        Assert.That(task.Score(item, $"{worked[0]}\n{careless[1]}").Correct, Is.False);
+        Assert.That(item.Metadata[AnswerStyle.FavouredKey].Split(','), Has.Length.EqualTo(2), "each line keeps its own phrasing");
+    }
+
+    [Test]
+    public void TheFactDrillCoversEveryOneStepFactAndScoresItsOwnAnswers()
+    {
+        var facts = ArithmeticFamily.FactDrill();
+        Assert.That(facts, Has.Count.EqualTo(81 + 117 + 36));
+        Assert.That(facts.Select(f => f.Prompt).Distinct().Count(), Is.EqualTo(facts.Count));
+        var arith = new ArithmeticFamily(1);
+        foreach (var fact in facts) Assert.That(arith.Score(fact, fact.Reference!).Correct, Is.True, fact.Prompt);
+        Assert.That(facts.Single(f => f.Prompt == "What is 4*7?").Reference, Is.EqualTo("4*7=28. The answer is 28."));
     }
 }

@@ -18,11 +18,15 @@ namespace Transformer2.Tests.Adaptation.Export;
 /// <summary>Experts as LoRA adapters: the exact change at full rank, a shrinking error with rank, PEFT's layout, and llama.cpp's GGUF LoRA.</summary>
 public class LoraExportTests : ExportTestBase
 {
+    // The bundled model's sizes, read from its config so that a regenerated bundle does not break the shape checks.
+    int Hidden => checked((int)_fixture.Model.Config.HiddenSize);
+    int Intermediate => checked((int)_fixture.Model.Config.IntermediateSize);
+
     [Test]
     public void FullRankReproducesTheMergedWeights()
     {
         using var adapter = _fixture.Exporter.ComputeLora(ExportFixture.ArithCodeMixture);
-        Assert.That(adapter.Rank, Is.EqualTo(96), "min(out, in) of the MLP matrices (hidden size 96)");
+        Assert.That(adapter.Rank, Is.EqualTo(Hidden), "min(out, in) of the MLP matrices: the hidden size");
         var multipliers = PlanMultipliers.Compute(ExportFixture.ArithCodeMixture, _fixture.Experts, MixtureSemantics.Multipliers);
         Assert.That(adapter.Factors.Keys, Is.EquivalentTo(multipliers.Keys));
         foreach (var (target, (a, b)) in adapter.Factors)
@@ -45,12 +49,12 @@ public class LoraExportTests : ExportTestBase
         using var full = _fixture.Exporter.ComputeLora(ExportFixture.Arith);
         using var exact = full.Factors[target].B.matmul(full.Factors[target].A);
         var errors = new List<float>();
-        foreach (int rank in (int[])[1, 4, 16, 48, 96])
+        foreach (int rank in (int[])[1, 4, 16, Hidden / 2, Hidden])
         {
             using var adapter = _fixture.Exporter.ComputeLora(ExportFixture.Arith, rank);
             var (a, b) = adapter.Factors[target];
-            Assert.That(a.shape, Is.EqualTo(new long[] { rank, 96 }));
-            Assert.That(b.shape, Is.EqualTo(new long[] { 256, rank }));
+            Assert.That(a.shape, Is.EqualTo(new long[] { rank, Hidden }));
+            Assert.That(b.shape, Is.EqualTo(new long[] { Intermediate, rank }));
             using var scope = NewDisposeScope();
             errors.Add(((b.matmul(a) - exact).norm() / exact.norm()).item<float>());
         }
@@ -63,8 +67,8 @@ public class LoraExportTests : ExportTestBase
     [Test]
     public void RankAboveTheSingularValuesIsRefused()
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => _fixture.Exporter.ComputeLora(ExportFixture.Arith, 97).Dispose());
-        Assert.That(error!.Message, Does.Contain("97").And.Contain("96"));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => _fixture.Exporter.ComputeLora(ExportFixture.Arith, Hidden + 1).Dispose());
+        Assert.That(error!.Message, Does.Contain($"{Hidden + 1}").And.Contain($"{Hidden}"));
         Assert.That(error.ParamName, Is.EqualTo("rank"));
         Assert.Throws<ArgumentException>(() => _fixture.Exporter.ComputeLora(AdaptationPlan.Base).Dispose());
     }
@@ -85,8 +89,8 @@ public class LoraExportTests : ExportTestBase
         using var file = SafetensorsFile.Open(Path.Combine(_output, "adapter_model.safetensors"));
         Assert.That(file.Names, Has.Count.EqualTo(4 * 3 * 2));
         Assert.That(file.Names, Does.Contain("base_model.model.model.layers.0.mlp.gate_proj.lora_A.weight"));
-        Assert.That(file.GetInfo("base_model.model.model.layers.3.mlp.down_proj.lora_B.weight").Shape, Is.EqualTo(new long[] { 96, 8 }));
-        Assert.That(file.GetInfo("base_model.model.model.layers.3.mlp.down_proj.lora_A.weight").Shape, Is.EqualTo(new long[] { 8, 256 }));
+        Assert.That(file.GetInfo("base_model.model.model.layers.3.mlp.down_proj.lora_B.weight").Shape, Is.EqualTo(new long[] { Hidden, 8 }));
+        Assert.That(file.GetInfo("base_model.model.model.layers.3.mlp.down_proj.lora_A.weight").Shape, Is.EqualTo(new long[] { 8, Intermediate }));
     }
 
     [Test]
