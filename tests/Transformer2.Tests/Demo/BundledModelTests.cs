@@ -14,13 +14,18 @@ public class BundledModelTests
     /// <summary>The main job's held-out items per family (the first of each test split).</summary>
     const int Items = 20;
 
+    static TransformerSquared BundledPipeline(DemoSuite suite)
+    {
+        string model = BundledModel.Folder();
+        return DemoPipeline.Build(model, Path.Combine(model, "experts"), DispatchMode.Prompt, suite);
+    }
+
     [Test]
     [Category("Slow")]
     public async Task EachExpertBeatsTheBaseModelOnItsTrainingFamily()
     {
         var suite = new DemoSuite();
-        string model = BundledModel.Folder();
-        await using var t2 = DemoPipeline.Build(model, Path.Combine(model, "experts"), DispatchMode.Prompt, suite);
+        await using var t2 = BundledPipeline(suite);
         foreach (var task in suite.Training)
         {
             var items = task.GetItems(TaskSplit.Test).Take(Items).ToList();
@@ -37,14 +42,13 @@ public class BundledModelTests
     public async Task PassOneRoutesEveryUnseenFamilyToItsRelatedExpert()
     {
         var suite = new DemoSuite();
-        string model = BundledModel.Folder();
-        await using var t2 = DemoPipeline.Build(model, Path.Combine(model, "experts"), DispatchMode.Prompt, suite);
+        await using var t2 = BundledPipeline(suite);
         foreach (var task in suite.Unseen)
         {
             int right = 0;
             foreach (var item in task.GetItems(TaskSplit.Test).Take(Items))
                 if ((await t2.DecideAsync(task.BuildMessages(item))).Label == task.Family.Label) right++;
-            Assert.That(right, Is.GreaterThanOrEqualTo(18), $"{task.Name}: {right}/{Items} labelled {task.Family.Label}");
+            Assert.That(right, Is.GreaterThanOrEqualTo(Items * 9 / 10), $"{task.Name}: {right}/{Items} labelled {task.Family.Label}");
         }
     }
 }
