@@ -15,7 +15,7 @@ namespace Transformer2.Demo;
 internal static class DemoReport
 {
     /// <summary>Held-out items per family in the main job's accuracy table (the first ones of each test split).</summary>
-    const int MainJobItems = 20;
+    const int MainJobItems = 16;
 
     public static async Task<int> MainAsync(string modelFolder, string expertsFolder, CancellationToken cancellationToken)
     {
