@@ -16,7 +16,8 @@ public static class DemoPipeline
 
     /// <summary>
     /// A pipeline over <paramref name="modelFolder"/> with every expert in <paramref name="expertsFolder"/> and the given dispatch:
-    /// math → arith, code → code, reasoning → choice.
+    /// math → arith, code → code, reasoning → choice; <paramref name="merged"/> composes each expert's weights once
+    /// (<see cref="TransformerSquaredBuilder.UseMergedExperts"/>) instead of the default factored path.
     /// </summary>
     public static TransformerSquared Build(string modelFolder, string expertsFolder, DispatchMode mode, DemoSuite suite, SearchOptions? search = null, bool merged = false)
     {
