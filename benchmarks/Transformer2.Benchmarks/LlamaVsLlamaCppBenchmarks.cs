@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using TorchSharp;
 using Transformer2.Core.Kernels;
+using Transformer2.Core.Quantization;
 using Transformer2.Models.Gguf;
 using Transformer2.Models.Llama;
 using Transformer2.Tests.Models.Oracle;
@@ -71,17 +72,54 @@ public class LlamaVsLlamaCppBenchmarks
         SetupOurs(ScalarType.BFloat16);
     }
 
+    [GlobalSetup(Target = nameof(OursDecodeInt8))]
+    public void SetupOursInt8()
+    {
+        SetupOurs(ScalarType.Float32);
+        _ours!.QuantizeWeights();
+        _decodeWeights = DecodeWeights(_ours);
+        Console.WriteLine($"// decode weights: {_decodeWeights.Sum(w => w.NumberOfElements * w.ElementSize) / 1e6:F1} MB per token (int8 blocks)");
+    }
+
+    [GlobalSetup(Target = nameof(ManagedWeightReductionInt8))]
+    public void SetupInt8Weights() => SetupOursInt8();
+
     [GlobalSetup(Targets = [nameof(LlamaCppPrefill), nameof(LlamaCppDecode)])]
-    public void SetupLlamaCpp()
+    public void SetupLlamaCpp() => SetupLlamaCpp(F32Gguf());
+
+    [GlobalSetup(Target = nameof(LlamaCppDecodeBf16))]
+    public void SetupLlamaCppBf16() => SetupLlamaCpp(Gguf("bf16", path =>
+    {
+        using var model = CreateModel(ScalarType.Float32);
+        LlamaGguf.WriteModel(model, path, GgufTensorType.BF16);
+    }));
+
+    [GlobalSetup(Target = nameof(LlamaCppDecodeQ8))]
+    public void SetupLlamaCppQ8() => SetupLlamaCpp(Gguf("q8_0", path => LlamaCpp.QuantizeQ8(F32Gguf(), path)));
+
+    void SetupLlamaCpp(string gguf)
     {
         SetupTokens();
-        string gguf = Path.Combine(Path.GetTempPath(), $"t2-bench-llama-h{Config.HiddenSize}-l{Config.NumHiddenLayers}-v{Config.VocabSize}-seed{Seed}.gguf");
+        _llamaCpp = LlamaCpp.Load(gguf, ContextSize, Environment.ProcessorCount);
+    }
+
+    /// <summary>The benchmark model as an F32 GGUF in the temp folder (written once, reused across runs).</summary>
+    static string F32Gguf() => Gguf("f32", path =>
+    {
+        using var model = CreateModel(ScalarType.Float32);
+        LlamaGguf.WriteModel(model, path);
+    });
+
+    static string Gguf(string type, Action<string> write)
+    {
+        string gguf = Path.Combine(Path.GetTempPath(), $"t2-bench-llama-h{Config.HiddenSize}-l{Config.NumHiddenLayers}-v{Config.VocabSize}-seed{Seed}-{type}.gguf");
         if (!File.Exists(gguf))
         {
-            using var model = CreateModel(ScalarType.Float32);
-            LlamaGguf.WriteModel(model, gguf);
+            string partial = gguf + ".partial";
+            write(partial);
+            File.Move(partial, gguf, overwrite: true);
         }
-        _llamaCpp = LlamaCpp.Load(gguf, ContextSize, Environment.ProcessorCount);
+        return gguf;
     }
 
     void SetupOurs(ScalarType dtype)
@@ -90,10 +128,15 @@ public class LlamaVsLlamaCppBenchmarks
         _ours = CreateModel(dtype);
         _cache = _ours.CreateCache(1, ContextSize);
         _prompt = tensor(_promptTokens.Select(t => (long)t).ToArray()).view(1, -1);
-        // What one decode step streams: every 2-D weight but the embedding table (one row of it is read).
-        _decodeWeights = _ours.named_parameters().Where(p => p.parameter.ndim == 2 && p.name != "model.embed_tokens.weight").Select(p => (Tensor)p.parameter).ToArray();
+        _decodeWeights = DecodeWeights(_ours);
         Console.WriteLine($"// decode weights: {_decodeWeights.Sum(w => w.NumberOfElements * w.ElementSize) / 1e6:F1} MB per token ({dtype})");
     }
+
+    /// <summary>What one decode step streams: every 2-D weight but the embedding table (one row of it is read), int8 values and scales included.</summary>
+    static Tensor[] DecodeWeights(LlamaForCausalLM model) =>
+        model.named_parameters().Where(p => p.parameter.ndim == 2 && p.name != "model.embed_tokens.weight").Select(p => (Tensor)p.parameter)
+            .Concat(model.modules().OfType<Q8Linear>().SelectMany(q => new[] { q.Quantized, q.Scales }))
+            .ToArray();
 
     void SetupTokens()
     {
@@ -122,7 +165,7 @@ public class LlamaVsLlamaCppBenchmarks
         DecodeGemv.Float32Enabled = false;
     }
 
-    [IterationSetup(Targets = [nameof(OursDecode), nameof(OursDecodeBf16), nameof(OursDecodeLibtorch), nameof(OursDecodeBf16Libtorch)])]
+    [IterationSetup(Targets = [nameof(OursDecode), nameof(OursDecodeBf16), nameof(OursDecodeLibtorch), nameof(OursDecodeBf16Libtorch), nameof(OursDecodeInt8)])]
     public void PrefillOurs()
     {
         _cache!.Reset();
@@ -130,7 +173,7 @@ public class LlamaVsLlamaCppBenchmarks
         using var logits = _ours!.Forward(_prompt, cache: _cache, lastPositionOnly: true);
     }
 
-    [IterationSetup(Target = nameof(LlamaCppDecode))]
+    [IterationSetup(Targets = [nameof(LlamaCppDecode), nameof(LlamaCppDecodeBf16), nameof(LlamaCppDecodeQ8)])]
     public void PrefillLlamaCpp()
     {
         _llamaCpp!.Reset();
@@ -171,7 +214,21 @@ public class LlamaVsLlamaCppBenchmarks
     public void WeightReductionBf16() => ReduceWeights();
 
     [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, llama.cpp F32 (per token)")]
-    public void LlamaCppDecode()
+    public void LlamaCppDecode() => DecodeLlamaCpp();
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, llama.cpp BF16 GGUF (per token)")]
+    public void LlamaCppDecodeBf16() => DecodeLlamaCpp();
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, llama.cpp Q8_0 (per token)")]
+    public void LlamaCppDecodeQ8() => DecodeLlamaCpp();
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, ours int8 weights, F32 activations (per token)")]
+    public void OursDecodeInt8() => DecodeOurs();
+
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "bandwidth baseline: managed SIMD sum over the decode weights, all cores, int8 + scales (per token)")]
+    public void ManagedWeightReductionInt8() => ReduceWeightsManaged();
+
+    void DecodeLlamaCpp()
     {
         for (int i = 0; i < DecodeSteps; i++) _llamaCpp!.Decode([_decodeTokens[i]], PromptLength + i, lastOnly: true);
     }

@@ -10,20 +10,23 @@ namespace Transformer2.Benchmarks;
 /// </summary>
 internal static unsafe class WeightStreaming
 {
-    /// <summary>Σ of every element of a contiguous CPU F32 or BF16 tensor (BF16 summed as raw bits: only the bytes matter).</summary>
+    /// <summary>
+    /// Σ over a contiguous CPU tensor's memory: F32 as floats, any other dtype (BF16, int8) as raw 16-bit words, since
+    /// only the bytes read matter.
+    /// </summary>
     public static float Sum(Tensor weight)
     {
-        long count = weight.NumberOfElements;
+        bool f32 = weight.dtype == ScalarType.Float32;
+        long count = f32 ? weight.NumberOfElements : weight.NumberOfElements * weight.ElementSize / 2;
         int parts = DecodeWorkerPool.Shared.Workers + 1;
         var partial = new float[parts];
-        bool bf16 = weight.dtype == ScalarType.BFloat16;
         fixed (byte* p = weight.bytes)
         {
             nint start = (nint)p;
             DecodeWorkerPool.Shared.Run(parts, part =>
             {
                 long from = count * part / parts / 64 * 64, to = part == parts - 1 ? count : count * (part + 1) / parts / 64 * 64;
-                partial[part] = bf16 ? SumUInt16((ushort*)start + from, to - from) : SumSingle((float*)start + from, to - from);
+                partial[part] = f32 ? SumSingle((float*)start + from, to - from) : SumUInt16((ushort*)start + from, to - from);
             });
         }
         return partial.Sum();

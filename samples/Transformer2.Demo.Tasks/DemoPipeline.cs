@@ -17,9 +17,12 @@ public static class DemoPipeline
     /// <summary>
     /// A pipeline over <paramref name="modelFolder"/> with every expert in <paramref name="expertsFolder"/> and the given dispatch:
     /// math → arith, code → code, reasoning → choice; <paramref name="merged"/> composes each expert's weights once
-    /// (<see cref="TransformerSquaredBuilder.UseMergedExperts"/>) instead of the default factored path.
+    /// (<see cref="TransformerSquaredBuilder.UseMergedExperts"/>) instead of the default factored path; <paramref name="int8"/>
+    /// stores the projections SVF does not adapt as int8 blocks (<see cref="TransformerSquaredBuilder.UseInt8Weights"/>);
+    /// few-shot dispatch searches on the first <paramref name="fewShotExamples"/> validation items of each unseen family.
     /// </summary>
-    public static TransformerSquared Build(string modelFolder, string expertsFolder, DispatchMode mode, DemoSuite suite, SearchOptions? search = null, bool merged = false)
+    public static TransformerSquared Build(string modelFolder, string expertsFolder, DispatchMode mode, DemoSuite suite, SearchOptions? search = null, bool merged = false,
+        bool int8 = false, int fewShotExamples = FewShotExamples)
     {
         ArgumentNullException.ThrowIfNull(suite);
         var builder = new TransformerSquaredBuilder()
@@ -27,6 +30,7 @@ public static class DemoPipeline
             .AddExpertsFromFolder(expertsFolder)
             .ConfigureGeneration(g => g with { MaxNewTokens = MaxAnswerTokens });
         if (merged) builder = builder.UseMergedExperts();
+        if (int8) builder = builder.UseInt8Weights();
         void Categories(TransformerSquaredBuilder.CategoryList c) => c.Add("math", suite.Training[0].Name).Add("code", suite.Training[1].Name).Add("reasoning", suite.Training[2].Name);
         builder = mode switch
         {
@@ -34,7 +38,7 @@ public static class DemoPipeline
             DispatchMode.ClassificationExpert => builder.UseClassificationExpert(DemoStages.ClassificationExpert, Categories, maxFirstPassTokens: 16),
             DispatchMode.FewShot => builder.UseFewShotDispatch(suite.Training.Select(t => t.Name).ToList(), strategy =>
             {
-                foreach (var task in suite.Unseen) strategy.AddTask(task.Name, task, task.GetItems(TaskSplit.Valid).Take(FewShotExamples).ToList());
+                foreach (var task in suite.Unseen) strategy.AddTask(task.Name, task, task.GetItems(TaskSplit.Valid).Take(fewShotExamples).ToList());
             }, search ?? new SearchOptions { PopulationSize = 16, Generations = 8, Seed = suite.Seed }),
             _ => builder,
         };

@@ -49,7 +49,14 @@ internal static class DemoCommands
                 await DemoConsole.RunAsync(console => DemoReport.EvaluateAsync(model, ExpertsFolder(model), Option(args, "--out"), seed, tables, console, cancel.Token));
                 return 0;
             case "main":
-                return await DemoReport.MainAsync(model, ExpertsFolder(model), cancel.Token);
+                // --int8: the frozen projections (attention, LM head) as int8 blocks; the adapted MLP stays F32.
+                return await DemoReport.MainAsync(model, ExpertsFolder(model), args.Contains("--int8"), cancel.Token);
+            case "few-shot-tune":
+                // Few-shot CEM settings compared on validation items only (docs/results.md, Table 2).
+                var shots = (Option(args, "--shots") ?? "8,16,32").Split(',').Select(v => Integer("--shots", v.Trim())).ToList();
+                int population = OptionalInt(args, "--population") ?? 16, generations = OptionalInt(args, "--generations") ?? 8;
+                await DemoConsole.RunAsync(console => DemoFewShotTuning.RunAsync(model, ExpertsFolder(model), shots, population, generations, console, cancel.Token));
+                return 0;
             case "probe":
                 await DemoConsole.RunAsync(console => DemoReport.ProbeAsync(model, Option(args, "--experts") ?? ExpertsFolder(model), console, cancel.Token));
                 return 0;
@@ -66,7 +73,7 @@ internal static class DemoCommands
             case "custom-task":
                 return await DemoSamples.CustomTaskAsync(model, cancel.Token);
             default:
-                Console.Error.WriteLine($"Unknown command '{command}'. Use: main | train-base [--seed N] [--epochs N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
+                Console.Error.WriteLine($"Unknown command '{command}'. Use: main [--int8] | few-shot-tune [--shots 8,16,32] [--population N] [--generations N] | train-base [--seed N] [--epochs N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
                     "evaluate [--out FILE] [--seed N] [--tables 1,2,3,4] | evaluate-experts [--experts FOLDER] | probe [--experts FOLDER] | lora-ranks [--experts FOLDER] | chat [QUESTION] | custom-task  [--model FOLDER]");
                 return 2;
         }

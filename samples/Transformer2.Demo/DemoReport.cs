@@ -17,14 +17,14 @@ internal static class DemoReport
     /// <summary>Held-out items per family in the main job's accuracy table (the first ones of each test split).</summary>
     const int MainJobItems = 16;
 
-    public static async Task<int> MainAsync(string modelFolder, string expertsFolder, CancellationToken cancellationToken)
+    public static async Task<int> MainAsync(string modelFolder, string expertsFolder, bool int8, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var suite = new DemoSuite();
-        Console.WriteLine($"Transformer² main job: {modelFolder}");
+        Console.WriteLine($"Transformer² main job: {modelFolder}{(int8 ? " (frozen projections as int8)" : "")}");
         // Merged experts: each expert's weights are composed once and reused, where the factored path runs three products
         // per adapted matrix on every token (main job 20–27 s merged vs 27–31 s factored, same answers, 2026-12-03).
-        await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Prompt, suite, merged: true);
+        await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Prompt, suite, merged: true, int8: int8);
         Console.WriteLine($"experts: {string.Join(", ", t2.Experts.Names.Order(StringComparer.Ordinal))}; dispatch: prompt (math → arith, code → code, reasoning → choice)");
         Console.WriteLine($"answering the first {MainJobItems} held-out prompts of each family twice: two-pass T², and the base model alone");
         Console.WriteLine();
@@ -377,7 +377,7 @@ internal static class DemoReport
 
     static string Dispatch(EvaluationResult r) => r.DispatchCorrect is { } d ? string.Create(CultureInfo.InvariantCulture, $"{100.0 * d / r.Total:F0}%") : "–";
 
-    static string Weights(AdaptationPlan? plan) => plan is null || plan.IsBase
+    internal static string Weights(AdaptationPlan? plan) => plan is null || plan.IsBase
         ? "none (base model)"
         : string.Join(", ", plan.WeightsByExpert().Select(w => string.Create(CultureInfo.InvariantCulture, $"{w.Key}={w.Value:F2}")));
 

@@ -18,7 +18,12 @@ public static class TorchRuntime
     static readonly object Gate = new();
     static bool _initialized;
 
-    /// <summary>Patches TorchSharp's native library under the application folder if this distribution needs it. Idempotent.</summary>
+    /// <summary>
+    /// Patches TorchSharp's native library under the application folder if this distribution needs it, and sets
+    /// <c>OMP_WAIT_POLICY=PASSIVE</c> in the native environment unless <c>OMP_WAIT_POLICY</c> or <c>GOMP_SPINCOUNT</c> is
+    /// already set (libgomp's spinning threads otherwise hold the cores the decode kernels need; docs/benchmarks.md).
+    /// Both take effect only before libtorch loads. Idempotent.
+    /// </summary>
     public static void Initialize()
     {
         lock (Gate)
@@ -26,6 +31,7 @@ public static class TorchRuntime
             if (_initialized) return;
             _initialized = true;
             if (!OperatingSystem.IsLinux()) return;
+            OpenMpWaitPolicy.ApplyDefault();
             var provided = ElfVersionPatcher.SystemProvidedVersions();
             foreach (string folder in new[] { AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native"), Path.Combine(AppContext.BaseDirectory, "cpu") })
             {

@@ -50,6 +50,12 @@ public sealed class TransformerSquaredOptions
     /// </summary>
     public bool FactoredOnlyLayers { get; set; }
 
+    /// <summary>
+    /// Store the frozen projections SVF does not adapt as int8 blocks, llama.cpp's Q8_0 layout
+    /// (<see cref="TransformerSquaredBuilder.UseInt8Weights"/>): 1.125 bytes per weight, read directly by batch-1 decoding.
+    /// </summary>
+    public bool Int8Weights { get; set; }
+
     /// <summary>Memory budget of composed weights in merged mode, in bytes.</summary>
     public long MergedBudgetBytes { get; set; } = 2L << 30;
 

@@ -101,6 +101,7 @@ public static class TransformerSquaredServiceCollectionExtensions
             }
             if (options.Mode == ExpertApplicationMode.Merged) builder.UseMergedExperts(options.MergedBudgetBytes);
             if (options.FactoredOnlyLayers) builder.UseFactoredOnlyLayers();
+            if (options.Int8Weights) builder.UseInt8Weights();
             builder.UseMixtureSemantics(options.MixtureSemantics);
             builder.ConfigureGeneration(g => g with { MaxNewTokens = options.MaxNewTokens, Temperature = options.Temperature });
             if (options.RemoteSecondPassClientKey is { } key)

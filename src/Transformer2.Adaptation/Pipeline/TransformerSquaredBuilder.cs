@@ -4,6 +4,7 @@ using Transformer2.Adaptation.Dispatch;
 using Transformer2.Adaptation.Experts;
 using Transformer2.Adaptation.Search;
 using Transformer2.Core.Experts;
+using Transformer2.Core.Quantization;
 using Transformer2.Core.Svd;
 using Transformer2.Core.Svf;
 using Transformer2.Models.Chat;
@@ -50,6 +51,7 @@ public sealed class TransformerSquaredBuilder
     Func<IDispatchStrategy>? _strategy;
     ExpertApplicationMode _mode = ExpertApplicationMode.Factored;
     SvfWeightStorage _storage = SvfWeightStorage.Dense;
+    WeightQuantization _quantization = WeightQuantization.None;
     long _mergedBudget = 2L << 30;
     MixtureSemantics _semantics = MixtureSemantics.Multipliers;
     GenerationOptions _generation = new() { MaxNewTokens = 512 };
@@ -239,6 +241,22 @@ public sealed class TransformerSquaredBuilder
         return this;
     }
 
+    /// <summary>
+    /// Stores every frozen projection that SVF does not adapt (with the default targets: attention and the LM head) as
+    /// int8 blocks, llama.cpp's Q8_0 layout (see <see cref="Q8Linear"/>), after the SVF layers are in place.
+    /// </summary>
+    /// <remarks>
+    /// Those weights then take 1.125 bytes each instead of 4 (F32) or 2 (BF16), and batch-1 decoding reads them directly;
+    /// the adapted matrices, their SVD factors and the experts stay in the working dtype, so experts apply exactly as
+    /// on the unquantized model. With <see cref="UseFactoredOnlyLayers"/> as well, the model holds the least: the adapted
+    /// matrices only as factors, everything else frozen as int8.
+    /// </remarks>
+    public TransformerSquaredBuilder UseInt8Weights()
+    {
+        _quantization = WeightQuantization.Int8;
+        return this;
+    }
+
     /// <summary>Merged weights, composed once per expert or mixture and cached within <paramref name="budgetBytes"/>.</summary>
     public TransformerSquaredBuilder UseMergedExperts(long budgetBytes = 2L << 30)
     {
@@ -350,6 +368,12 @@ public sealed class TransformerSquaredBuilder
             if (existing.Count == 0) Inject(root, identity, progress, logger, cancellationToken);
             else if (_storage == SvfWeightStorage.FactoredOnly)
                 foreach (var layer in existing.Values) layer.DropDenseWeight();
+            if (_quantization == WeightQuantization.Int8)
+            {
+                progress?.Report("Storing the frozen projections as int8");
+                var quantized = model.QuantizeWeights(cancellationToken);
+                logger.LogInformation("Stored {Count} frozen projections as int8 blocks", quantized.Count);
+            }
             var backbone = llava is null
                 ? new AdaptationBackbone(model, tokenizer!, template, identity)
                 : AdaptationBackbone.ForLlava(llava, processor!, tokenizer!, template, identity);

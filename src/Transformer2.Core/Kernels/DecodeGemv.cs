@@ -94,6 +94,53 @@ public static unsafe class DecodeGemv
         return true;
     }
 
+    /// <summary>
+    /// y = x·Wᵀ + b for a single input row where W is int8 in blocks of 32 with an F32 scale per block (see
+    /// <see cref="Quantization.Q8Linear"/>), or false when the kernel does not apply. Unlike the F32 dense product this
+    /// one needs no opt-in: libtorch has no int8 product to fall back on, only the dequantized weight.
+    /// </summary>
+    /// <param name="input">[..., in] with one row in all, F32 or BF16.</param>
+    /// <param name="quantized">int8 [out, in], contiguous, in a multiple of 32.</param>
+    /// <param name="scales">F32 [out, in / 32], contiguous.</param>
+    /// <param name="bias">[out] or null.</param>
+    /// <param name="output">[..., out] in the input's dtype, owned by the caller's dispose scope.</param>
+    public static bool TryQ8(Tensor input, Tensor quantized, Tensor scales, Tensor? bias, [NotNullWhen(true)] out Tensor? output)
+    {
+        output = null;
+        if (!Enabled || quantized.ndim != 2) return false;
+        long rows = quantized.shape[0], cols = quantized.shape[1];
+        if (input.device_type != DeviceType.CPU || input.ndim < 1 || input.shape[^1] != cols || input.NumberOfElements != cols
+            || input.dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || cols % Q8Kernels.BlockSize != 0) return false;
+        if (!MatrixApplies(quantized, ScalarType.Int8, rows, cols) || !MatrixApplies(scales, ScalarType.Float32, rows, cols / Q8Kernels.BlockSize)
+            || !BiasApplies(bias, rows) || !NeedsNoGraph(input, bias)) return false;
+        output = Q8(input, quantized, scales, bias, PartsFor(quantized));
+        return true;
+    }
+
+    /// <summary>The <see cref="TryQ8"/> product split into exactly <paramref name="parts"/> row ranges; no eligibility check.</summary>
+    internal static Tensor Q8(Tensor input, Tensor quantized, Tensor scales, Tensor? bias, int parts)
+    {
+        using var scope = NewDisposeScope();
+        Interlocked.Increment(ref _productsComputed);
+        int rows = checked((int)quantized.shape[0]);
+        long cols = quantized.shape[1];
+        var x = input.to(ScalarType.Float32).contiguous();                  // [in]
+        var y = empty(rows, ScalarType.Float32);                            // [out]
+        var b = bias?.to(ScalarType.Float32).contiguous();                  // [out]
+        fixed (byte* qp = quantized.bytes, sp = scales.bytes, xp = x.bytes, yp = y.bytes)
+        fixed (byte* bp = b is null ? default : b.bytes)
+        {
+            nint qs = (nint)qp, ss = (nint)sp, xs = (nint)xp, ys = (nint)yp, bs = (nint)bp;
+            DecodeWorkerPool.Shared.Run(parts, part =>
+            {
+                var (start, end) = Slice(rows, parts, part, alignment: 1);
+                Q8Kernels.Rows((sbyte*)qs, (float*)ss, (float*)xs, (float*)ys, cols, start, end);
+                if (bs != 0) AddBias((float*)ys, (float*)bs, start, end);
+            });
+        }
+        return Finish(y, input).MoveToOuterDisposeScope();
+    }
+
     /// <summary>The <see cref="TryLinear"/> product split into exactly <paramref name="parts"/> row ranges; no eligibility check.</summary>
     internal static Tensor Linear(Tensor input, Tensor weight, Tensor? bias, int parts)
     {

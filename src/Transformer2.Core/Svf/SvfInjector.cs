@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using Transformer2.Core.Quantization;
 using Transformer2.Core.Svd;
 using static TorchSharp.torch;
 
@@ -39,7 +40,12 @@ public static class SvfInjector
             .Where(m => m.module is Linear && isTarget(ModuleSwap.Qualify(m.name, "weight")))
             .Select(m => (m.name, linear: (Linear)m.module))
             .ToList();
-        if (plan.Count == 0) throw new ArgumentException("No Linear layer's weight matched the SVF target selector.", nameof(isTarget));
+        if (plan.Count == 0)
+        {
+            if (root.modules().OfType<Q8Linear>().FirstOrDefault(q => isTarget(q.Name)) is { } quantized)
+                throw new ArgumentException($"The SVF target '{quantized.Name}' holds int8 weights; decompose before quantizing (quantize after injecting SVF, as TransformerSquaredBuilder.UseInt8Weights does).", nameof(isTarget));
+            throw new ArgumentException("No Linear layer's weight matched the SVF target selector.", nameof(isTarget));
+        }
         foreach (var (name, linear) in plan)
         {
             string target = ModuleSwap.Qualify(name, "weight");
@@ -105,6 +111,9 @@ public static class SvfInjector
         if (factoredOnly.Count > 0)
             throw new InvalidOperationException(
                 $"Cannot {operation}: {factoredOnly.Count} SVF layer(s) are factored-only and hold no dense weight (first: {factoredOnly[0]}). Call SvfInjector.Remove (which rebuilds W = U·diag(S)·Vᵀ) or SvfLinear.RestoreDenseWeight first.");
+        if (WeightQuantizer.IsQuantized(root, out var quantized))
+            throw new InvalidOperationException(
+                $"Cannot {operation}: the model holds int8 weights (first: {quantized}), which a checkpoint cannot store. Use a model loaded without weight quantization.");
     }
 
     /// <summary>Finds the <see cref="SvfLinear"/> layers already in a model, by target name.</summary>

@@ -1,4 +1,5 @@
 using Transformer2.Core.IO;
+using Transformer2.Core.Svf;
 using Transformer2.Models.Llama;
 using static TorchSharp.torch;
 
@@ -55,6 +56,7 @@ public static class LlamaGguf
         string name = "transformer2", IProgress<ExportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
+        SvfInjector.RequireDenseWeights(model, $"write the GGUF '{ggufPath}'");
         var sources = model.CheckpointParameters()
             .ToDictionary(p => p.Key, p => (p.Value.shape, (Func<Tensor>)(() => p.Value.detach())), StringComparer.Ordinal);
         Write(model.Config, sources, ggufPath, type, tokenizerJsonPath, name, progress, cancellationToken);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using TorchSharp;
 using Transformer2.Core.Kernels;
+using Transformer2.Core.Quantization;
 using static TorchSharp.torch;
 
 namespace Transformer2.Models.Llama;
@@ -107,10 +108,41 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     /// <param name="logger">Optional log of what is loaded.</param>
     /// <exception cref="FileNotFoundException">The config, the weights or a shard the index names is missing.</exception>
     /// <exception cref="InvalidDataException">A file is malformed, or a tensor is missing, unexpected or of the wrong shape or dtype; the message names the key and file.</exception>
+    /// <param name="quantization">
+    /// <see cref="WeightQuantization.Int8"/> stores every projection and the LM head as int8 blocks after loading (see
+    /// <see cref="QuantizeWeights"/>); the load itself still peaks at the model in <paramref name="dtype"/>.
+    /// </param>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static LlamaForCausalLM FromPretrained(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null,
-        IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default, ILogger? logger = null) =>
-        PretrainedLoader.Load(folder, dtype, device, progress, cancellationToken, logger);
+        IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default, ILogger? logger = null,
+        WeightQuantization quantization = WeightQuantization.None)
+    {
+        if (!Enum.IsDefined(quantization)) throw new ArgumentOutOfRangeException(nameof(quantization), quantization, "Unknown weight quantization.");
+        var model = PretrainedLoader.Load(folder, dtype, device, progress, cancellationToken, logger);
+        if (quantization == WeightQuantization.None) return model;
+        try
+        {
+            model.QuantizeWeights(cancellationToken);
+            logger?.LogInformation("Stored {Count} projection weights of {Folder} as int8 blocks", model.modules().OfType<Q8Linear>().Count(), folder);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Replaces every projection that is still a plain <c>Linear</c> (q/k/v/o, gate/up/down, the LM head) by an int8
+    /// <see cref="Q8Linear"/>: llama.cpp's Q8_0 layout, 1.125 bytes per weight, read directly by batch-1 decoding. Layers an
+    /// adapter already replaced (SVF, LoRA) keep the working dtype, so inject adapters first. The embedding table, the
+    /// norms and a tied head's shared table stay as they are (a tied head gets an int8 copy), and so does a projection whose
+    /// input size is not a multiple of 32. The model can no longer be saved as a checkpoint.
+    /// </summary>
+    /// <returns>The int8 layers by weight name.</returns>
+    public IReadOnlyDictionary<string, Q8Linear> QuantizeWeights(CancellationToken cancellationToken = default) =>
+        WeightQuantizer.QuantizeLinears(this, cancellationToken: cancellationToken);
 
     /// <summary>
     /// Writes <c>config.json</c> and the weights in Hugging Face's layout: one <c>model.safetensors</c>, or shards of at most

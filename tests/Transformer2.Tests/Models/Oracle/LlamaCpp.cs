@@ -71,6 +71,18 @@ internal sealed class LlamaCpp : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="destination"/>: llama.cpp's Q8_0 quantization of the F32 GGUF <paramref name="source"/>,
+    /// the output (LM head) tensor included, as <c>llama-quantize … Q8_0</c> does.
+    /// </summary>
+    public static void QuantizeQ8(string source, string destination)
+    {
+        InitializeOnce();
+        NativeApi.llama_empty_call();   // loads the native library: the quantizer's P/Invoke alone does not resolve it
+        if (!LLamaQuantizer.Quantize(source, destination, LLamaFtype.MOSTLY_Q8_0, nthread: Environment.ProcessorCount, allowRequantize: false, quantizeOutputTensor: true))
+            throw new InvalidOperationException($"llama.cpp could not quantize '{source}' to Q8_0.");
+    }
+
     /// <summary>llama.cpp's own tokenization of <paramref name="text"/> (from the GGUF's tokenizer metadata), no BOS added, special tokens parsed.</summary>
     public int[] Tokenize(string text) => _context.Tokenize(text, addBos: false, special: true).Select(t => (int)t).ToArray();
 

@@ -71,6 +71,36 @@ public class LlamaCppOracleTests
     }
 
     [Test]
+    public void Int8WeightsAgreeWithLlamaCppQ8_0()
+    {
+        // The same F32 weights quantized by both engines. Our quantizer reproduces Q8_0's values and scales bit for bit
+        // (Q8LinearTests); llama.cpp also rounds every matrix-vector input to int8 per block of 32 and keeps the embedding
+        // table in Q8_0, so the logits still differ by that rounding.
+        var config = Gqa();
+        using var ours = WriteCheckpoints(config, ScalarType.Float32, out string gguf);
+        string q8 = Path.Combine(_folder, "model-q8_0.gguf");
+        LlamaCpp.QuantizeQ8(gguf, q8);
+        int[] tokens = RandomTokens(config);
+        using var ids = tensor(tokens.Select(t => (long)t).ToArray()).view(1, -1);
+        using var f32 = ours.Forward(ids).squeeze(0);
+        ours.QuantizeWeights();
+        using var int8 = ours.Forward(ids).squeeze(0);
+        float[,] theirs;
+        using (var llamaCpp = LlamaCpp.Load(q8, SequenceLength)) theirs = llamaCpp.Decode(tokens);
+        using var theirsQ8 = ToTensor(theirs);
+
+        float scale = f32.abs().max().item<float>();
+        float oursVsF32 = (int8 - f32).abs().max().item<float>();
+        float theirsVsF32 = (theirsQ8 - f32).abs().max().item<float>();
+        float oursVsTheirs = (int8 - theirsQ8).abs().max().item<float>();
+        TestContext.Out.WriteLine($"logit scale {scale:F3}; max |Δ|: ours int8 vs F32 {oursVsF32:E2}, llama.cpp Q8_0 vs F32 {theirsVsF32:E2}, ours int8 vs llama.cpp Q8_0 {oursVsTheirs:E2}");
+        Assert.That(oursVsF32, Is.GreaterThan(0f), "int8 really rounds");
+        Assert.That(oursVsF32, Is.LessThan(0.05f * scale));
+        Assert.That(oursVsTheirs, Is.LessThan(0.05f * scale));
+        Assert.That(int8.argmax(-1).eq(theirsQ8.argmax(-1)).to_type(ScalarType.Float32).mean().item<float>(), Is.GreaterThanOrEqualTo(0.9f), "the same greedy tokens almost everywhere");
+    }
+
+    [Test]
     public void LlamaCppDisagreesWithoutTheRotaryPermutation()
     {
         // The comparison can fail: the same weights with q/k left in rotate-half order give different logits.

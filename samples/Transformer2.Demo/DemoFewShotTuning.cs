@@ -1,0 +1,68 @@
+using System.Globalization;
+using Transformer2.Adaptation.Pipeline;
+using Transformer2.Adaptation.Search;
+using Transformer2.Demo.Tasks;
+using Transformer2.Training.Tasks;
+
+namespace Transformer2.Demo;
+
+/// <summary>
+/// Chooses few-shot CEM's settings on validation items only: each setting searches on the first validation items of
+/// every unseen family and is scored on the last <see cref="HoldoutItems"/>, which no setting searches on; the base
+/// model and each single expert are scored on the same items for comparison.
+/// </summary>
+internal static class DemoFewShotTuning
+{
+    /// <summary>Validation items per family kept out of every search (the last ones of the split).</summary>
+    const int HoldoutItems = 32;
+
+    public static async Task RunAsync(string modelFolder, string expertsFolder, IReadOnlyList<int> shots, int population, int generations, DemoConsole console,
+        CancellationToken cancellationToken)
+    {
+        var suite = new DemoSuite();
+        var rows = new List<string>();
+        IReadOnlyList<TaskItem> Holdout(FamilyTask task)
+        {
+            var valid = task.GetItems(TaskSplit.Valid);
+            if (valid.Count < HoldoutItems + shots.Max())
+                throw new ArgumentException($"{task.Name} has {valid.Count} validation items; {shots.Max()} shots and {HoldoutItems} held out need {HoldoutItems + shots.Max()}.");
+            return valid.Skip(valid.Count - HoldoutItems).ToList();
+        }
+
+        await using (var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite))
+        {
+            foreach (var task in suite.Unseen)
+            {
+                var cells = new List<string>();
+                foreach (var plan in new[] { AdaptationPlan.Base }.Concat(suite.Training.Select(t => AdaptationPlan.Single(t.Name))))
+                {
+                    var result = await DemoPipeline.EvaluateAsync(t2, task, Holdout(task), "fixed", new AnswerOptions { Plan = plan }, cancellationToken);
+                    cells.Add($"{result.Correct}/{result.Total}");
+                }
+                rows.Add($"| {task.Name} | fixed plans | base {cells[0]}, " + string.Join(", ", suite.Training.Select((t, i) => $"{t.Name} {cells[i + 1]}")) + " | |");
+                console.Line(rows[^1]);
+            }
+        }
+        foreach (int count in shots)
+        {
+            var search = new SearchOptions { PopulationSize = population, Generations = generations, Seed = suite.Seed };
+            await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.FewShot, suite, search, fewShotExamples: count);
+            foreach (var task in suite.Unseen)
+            {
+                var took = await DemoPipeline.TimeAsync(() => t2.AdaptToTaskAsync(task.Name, null, cancellationToken));
+                var plan = ((Transformer2.Adaptation.Dispatch.FewShotStrategy)t2.Strategy).AdaptedPlan(task.Name);
+                var result = await DemoPipeline.EvaluateAsync(t2, task, Holdout(task), "few-shot", new AnswerOptions { TaskKey = task.Name }, cancellationToken);
+                string weights = DemoReport.Weights(plan);
+                rows.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"| {task.Name} | CEM {count} shots, population {population}, {generations} generations ({took.TotalSeconds:F0} s) | {result.Correct}/{result.Total} | {weights} |"));
+                console.Line(rows[^1]);
+            }
+        }
+        console.Line("");
+        console.Line($"Few-shot settings on validation items (last {HoldoutItems} of each unseen family's validation split; shots are its first items)");
+        console.Line("");
+        console.Line("| family | setting | held-out validation right | CEM weights |");
+        console.Line("|---|---|---|---|");
+        foreach (var row in rows) console.Line(row);
+    }
+}

@@ -1,0 +1,119 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using Transformer2.Core.Kernels;
+using static TorchSharp.torch;
+
+namespace Transformer2.Core.Quantization;
+
+/// <summary>
+/// A frozen <c>Linear</c> whose weight is stored as int8 in blocks of 32 input values with one scale per block: the
+/// layout and rounding of llama.cpp's Q8_0, at 1.125 bytes per weight instead of 4 (F32) or 2 (BF16).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Quantization, per block of 32 weights w: d = max|w| / 127, q = round(w / d) (halves away from zero, as C's
+/// <c>roundf</c>), and d is kept rounded to F16 as Q8_0 stores it, so the dequantized weight q·d equals what llama.cpp
+/// computes from the same F32 weights.
+/// </para>
+/// <para>
+/// Batch-1 calls (token-by-token decoding on the CPU) run <see cref="DecodeGemv.TryQ8"/>, which reads the int8 values
+/// directly; every other call dequantizes the weight to the input's dtype for that call and runs libtorch's
+/// <c>linear</c>, so prefill and training still work, at the cost of one dequantization per call. The layer has no
+/// trainable parameters and its quantized buffers are not in the state dict: a model holding it cannot be saved as a
+/// checkpoint (save the model before quantizing).
+/// </para>
+/// </remarks>
+public sealed class Q8Linear : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Input values per scale.</summary>
+    public const int BlockSize = Q8Kernels.BlockSize;
+
+#pragma warning disable IDE1006 // Field names equal buffer names: TorchSharp's to(device) swaps buffers by name.
+    Tensor weight_q;       // int8 [out, in]
+    Tensor weight_scale;   // F32 [out, in / 32]
+#pragma warning restore IDE1006
+
+    /// <summary>The bias [out] in the working dtype, if the replaced layer had one.</summary>
+    public Parameter? bias;
+
+    /// <summary>Quantizes <paramref name="weight"/> [out, in]; the weight itself is not kept (its owner may free it).</summary>
+    /// <param name="name">The weight's full name, used in error messages (e.g. <c>model.layers.0.mlp.up_proj.weight</c>).</param>
+    /// <param name="weight">[out, in], F32, F16 or BF16, with in a multiple of 32.</param>
+    /// <param name="bias">[out] or null; kept as is.</param>
+    /// <exception cref="ArgumentException">The weight is not 2-D floating point, its rows are not a multiple of 32 long, or the bias does not fit.</exception>
+    public Q8Linear(string name, Tensor weight, Tensor? bias) : base(nameof(Q8Linear))
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight.ndim != 2 || !weight.is_floating_point())
+            throw new ArgumentException($"{name}: an int8 weight needs a 2-D floating-point weight, got {weight.dtype} [{string.Join(", ", weight.shape)}].", nameof(weight));
+        if (weight.shape[1] % BlockSize != 0)
+            throw new ArgumentException($"{name}: {weight.shape[1]} input features is not a multiple of the int8 block size {BlockSize}.", nameof(weight));
+        if (bias is not null && (bias.ndim != 1 || bias.shape[0] != weight.shape[0]))
+            throw new ArgumentException($"{name}: bias shape [{string.Join(", ", bias.shape)}] does not match {weight.shape[0]} outputs.", nameof(bias));
+        Name = name;
+        DType = weight.dtype;
+        (weight_q, weight_scale) = Quantize(weight);
+        weight_q = weight_q.DetachFromDisposeScope();
+        weight_scale = weight_scale.DetachFromDisposeScope();
+        this.bias = bias is null ? null : (Parameter)new Parameter(bias.detach(), requires_grad: false).DetachFromDisposeScope();
+        register_buffer(nameof(weight_q), weight_q, persistent: false);
+        register_buffer(nameof(weight_scale), weight_scale, persistent: false);
+        if (this.bias is not null) register_parameter(nameof(bias), this.bias);
+    }
+
+    /// <summary>The quantized weight's full name.</summary>
+    public string Name { get; }
+
+    /// <summary>The dtype of the weight this layer replaced; the output of a multi-row call is computed in the input's dtype.</summary>
+    public ScalarType DType { get; }
+
+    /// <summary>Output features.</summary>
+    public long OutFeatures => weight_q.shape[0];
+
+    /// <summary>Input features.</summary>
+    public long InFeatures => weight_q.shape[1];
+
+    /// <summary>The int8 values [out, in].</summary>
+    public Tensor Quantized => weight_q;
+
+    /// <summary>The F32 scales [out, in / 32] (values representable in F16).</summary>
+    public Tensor Scales => weight_scale;
+
+    /// <summary>Bytes the weight takes: one per value plus four per block.</summary>
+    public long WeightBytes => weight_q.NumberOfElements + weight_scale.NumberOfElements * sizeof(float);
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        if (DecodeGemv.TryQ8(input, weight_q, weight_scale, bias, out var decoded)) return decoded;
+        using var scope = NewDisposeScope();
+        var weight = Dequantize(input.dtype);                      // [out, in]
+        return nn.functional.linear(input, weight, bias?.to(input.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The weight q·d [out, in] in <paramref name="dtype"/> (by default the replaced weight's dtype).</summary>
+    public Tensor Dequantize(ScalarType? dtype = null)
+    {
+        using var scope = NewDisposeScope();
+        long rows = OutFeatures, blocks = InFeatures / BlockSize;
+        var values = weight_q.to(ScalarType.Float32).view(rows, blocks, BlockSize) * weight_scale.unsqueeze(-1);  // [out, blocks, 32]
+        return values.view(rows, InFeatures).to(dtype ?? DType).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Q8_0 of <paramref name="weight"/> [out, in]: int8 values [out, in] and F16-representable F32 scales [out, in / 32].</summary>
+    internal static (Tensor Quantized, Tensor Scales) Quantize(Tensor weight)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        long rows = weight.shape[0], blocks = weight.shape[1] / BlockSize;
+        var w = weight.detach().to(ScalarType.Float32).reshape(rows, blocks, BlockSize);   // [out, blocks, 32]
+        var d = w.abs().amax(new long[] { -1 }) / 127f;                                     // [out, blocks]
+        var inverse = where(d.ne(0), d.reciprocal(), zeros_like(d));
+        var scaled = w * inverse.unsqueeze(-1);
+        // round half away from zero (C's roundf), not libtorch's round half to even
+        var q = (scaled.sign() * (scaled.abs() + 0.5f).floor()).clamp(-127, 127).to(ScalarType.Int8);
+        var stored = d.to(ScalarType.Float16).to(ScalarType.Float32);                     // Q8_0 keeps d in F16
+        return (q.view(rows, blocks * BlockSize).contiguous().MoveToOuterDisposeScope(), stored.contiguous().MoveToOuterDisposeScope());
+    }
+}
