@@ -101,19 +101,30 @@ public sealed class Q8Linear : nn.Module<Tensor, Tensor>
         return values.view(rows, InFeatures).to(dtype ?? DType).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Rows quantized at a time: bounds the F32 temporaries (≈ 4 × 64 MB) for any matrix size.</summary>
+    const long ChunkElements = 1L << 24;
+
     /// <summary>Q8_0 of <paramref name="weight"/> [out, in]: int8 values [out, in] and F16-representable F32 scales [out, in / 32].</summary>
-    internal static (Tensor Quantized, Tensor Scales) Quantize(Tensor weight)
+    internal static (Tensor Quantized, Tensor Scales) Quantize(Tensor weight, long chunkElements = ChunkElements)
     {
-        using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        long rows = weight.shape[0], blocks = weight.shape[1] / BlockSize;
-        var w = weight.detach().to(ScalarType.Float32).reshape(rows, blocks, BlockSize);   // [out, blocks, 32]
-        var d = w.abs().amax(new long[] { -1 }) / 127f;                                     // [out, blocks]
-        var inverse = where(d.ne(0), d.reciprocal(), zeros_like(d));
-        var scaled = w * inverse.unsqueeze(-1);
-        // round half away from zero (C's roundf), not libtorch's round half to even
-        var q = (scaled.sign() * (scaled.abs() + 0.5f).floor()).clamp(-127, 127).to(ScalarType.Int8);
-        var stored = d.to(ScalarType.Float16).to(ScalarType.Float32);                     // Q8_0 keeps d in F16
-        return (q.view(rows, blocks * BlockSize).contiguous().MoveToOuterDisposeScope(), stored.contiguous().MoveToOuterDisposeScope());
+        long rows = weight.shape[0], cols = weight.shape[1], blocks = cols / BlockSize;
+        var quantized = empty(new long[] { rows, cols }, ScalarType.Int8, weight.device);
+        var scales = empty(new long[] { rows, blocks }, ScalarType.Float32, weight.device);
+        long chunk = Math.Max(1, chunkElements / cols);
+        for (long start = 0; start < rows; start += chunk)
+        {
+            using var scope = NewDisposeScope();
+            long count = Math.Min(chunk, rows - start);
+            var w = weight.detach().narrow(0, start, count).to(ScalarType.Float32).reshape(count, blocks, BlockSize);   // [rows, blocks, 32]
+            var d = w.abs().amax(new long[] { -1 }) / 127f;                                                          // [rows, blocks]
+            var inverse = where(d.ne(0), d.reciprocal(), zeros_like(d));
+            var scaled = w * inverse.unsqueeze(-1);
+            // round half away from zero (C's roundf), not libtorch's round half to even
+            var q = (scaled.sign() * (scaled.abs() + 0.5f).floor()).clamp(-127, 127).to(ScalarType.Int8);
+            quantized.narrow(0, start, count).copy_(q.view(count, cols));
+            scales.narrow(0, start, count).copy_(d.to(ScalarType.Float16).to(ScalarType.Float32));   // Q8_0 keeps d in F16
+        }
+        return (quantized, scales);
     }
 }

@@ -48,6 +48,8 @@ public unsafe class Q8LinearTests
             w[1, 0] = tensor(-127f);
         }
         var (q, d) = Q8Linear.Quantize(w);
+        var (chunkedQ, chunkedD) = Q8Linear.Quantize(w, chunkElements: 2 * cols);   // two rows at a time: the bounded-memory path
+        Assert.That(chunkedQ.eq(q).all().item<bool>() && chunkedD.eq(d).all().item<bool>(), Is.True, "chunked = whole");
         Assert.That(q.dtype, Is.EqualTo(ScalarType.Int8));
         Assert.That(q.shape, Is.EqualTo(new long[] { rows, cols }));
         Assert.That(d.shape, Is.EqualTo(new long[] { rows, cols / 32 }));
