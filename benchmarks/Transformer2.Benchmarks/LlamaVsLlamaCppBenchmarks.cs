@@ -100,6 +100,9 @@ public class LlamaVsLlamaCppBenchmarks
     void SetupLlamaCpp(string gguf)
     {
         SetupTokens();
+        // llama.cpp's CPU backend uses the system libgomp, which reads OMP_WAIT_POLICY when it loads: it runs with its own
+        // default (spinning), not the PASSIVE policy this library sets for libtorch.
+        Transformer2.Core.Native.OpenMpWaitPolicy.ClearDefault();
         _llamaCpp = LlamaCpp.Load(gguf, ContextSize, Environment.ProcessorCount);
     }
 

@@ -29,8 +29,23 @@ internal static partial class OpenMpWaitPolicy
         if (!OperatingSystem.IsLinux()) return false;
         // The native environment is what libgomp reads (and what an earlier call changed); .NET keeps its own copy.
         if (GetEnv(PolicyVariable) != 0 || GetEnv(SpinCountVariable) != 0) return false;
-        return SetEnv(PolicyVariable, DefaultPolicy, overwrite: 0) == 0;
+        _applied = SetEnv(PolicyVariable, DefaultPolicy, overwrite: 0) == 0;
+        return _applied;
     }
+
+    /// <summary>
+    /// Removes the policy again if <see cref="ApplyDefault"/> set it, so that an OpenMP runtime loaded later (llama.cpp's
+    /// system libgomp, in the benchmark) starts with its own default. libtorch's copy, already loaded, keeps what it read.
+    /// </summary>
+    internal static void ClearDefault()
+    {
+        if (_applied && UnsetEnv(PolicyVariable) == 0) _applied = false;
+    }
+
+    static bool _applied;
+
+    [LibraryImport("libc", EntryPoint = "unsetenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int UnsetEnv(string name);
 
     [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint GetEnv(string name);
