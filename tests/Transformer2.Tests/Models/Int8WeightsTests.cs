@@ -20,23 +20,6 @@ public class Int8WeightsTests
         yield return new TestCaseData(TinyModels.Mistral(slidingWindow: 4)).SetName("Int8_MistralSlidingWindow");
     }
 
-    static Tensor DecodeTokenByToken(LlamaForCausalLM model, Tensor ids)
-    {
-        using var noGrad = no_grad();
-        using var cache = model.CreateCache(1, Length);
-        var steps = new List<Tensor> { model.Forward(ids.narrow(1, 0, Prefill), cache: cache) };
-        for (int t = Prefill; t < Length; t++) steps.Add(model.Forward(ids.narrow(1, t, 1), cache: cache));
-        var logits = cat(steps, 1);
-        foreach (var step in steps) step.Dispose();
-        return logits;
-    }
-
-    static Tensor Full(LlamaForCausalLM model, Tensor ids)
-    {
-        using var noGrad = no_grad();
-        return model.Forward(ids);
-    }
-
     [TestCaseSource(nameof(Configs))]
     public void Int8DecodingEqualsItsFullPassAndStaysCloseToF32(LlamaConfig config)
     {
@@ -44,14 +27,14 @@ public class Int8WeightsTests
         using var reference = TinyModels.Create(config);
         using var model = TinyModels.Create(config);
         var ids = TinyModels.RandomIds(config, 1, Length);
-        var f32 = Full(reference, ids);
+        var f32 = TinyModels.FullLogits(reference, ids);
 
         var quantized = model.QuantizeWeights();
         Assert.That(quantized.Count, Is.EqualTo(7 * config.NumHiddenLayers + 1), "q/k/v/o, gate/up/down per layer and the head");
         long before = DecodeGemv.ProductsComputed;
-        var decoded = DecodeTokenByToken(model, ids);
+        var decoded = TinyModels.DecodeTokenByToken(model, ids, Prefill);
         Assert.That(DecodeGemv.ProductsComputed - before, Is.GreaterThanOrEqualTo((7L * config.NumHiddenLayers + 1) * (Length - Prefill)), "every decode step's products on the int8 kernel");
-        var full = Full(model, ids);
+        var full = TinyModels.FullLogits(model, ids);
         // Decoding (int8 kernel) and the full pass (dequantized weights) compute the same function.
         Assert.That((decoded - full).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5f));
 
@@ -89,7 +72,7 @@ public class Int8WeightsTests
             inMemory.QuantizeWeights();
             Assert.That(loaded.modules().OfType<Q8Linear>().Count(), Is.EqualTo(7 * config.NumHiddenLayers + 1));
             var ids = TinyModels.RandomIds(config, 1, 6);
-            Assert.That(Full(loaded, ids).eq(Full(inMemory, ids)).all().item<bool>(), Is.True, "the same int8 model");
+            Assert.That(TinyModels.FullLogits(loaded, ids).eq(TinyModels.FullLogits(inMemory, ids)).all().item<bool>(), Is.True, "the same int8 model");
             Assert.That(() => LlamaForCausalLM.FromPretrained(folder, quantization: (WeightQuantization)7), Throws.InstanceOf<ArgumentOutOfRangeException>());
         }
         finally
@@ -134,10 +117,10 @@ public class Int8WeightsTests
         Tensor adapted, decoded;
         using (SvfContext.Use(multipliers, SvfPath.Factored))
         {
-            adapted = Full(model, ids);
-            decoded = DecodeTokenByToken(model, ids);
+            adapted = TinyModels.FullLogits(model, ids);
+            decoded = TinyModels.DecodeTokenByToken(model, ids, Prefill);
         }
         Assert.That((decoded - adapted).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5f));
-        Assert.That((Full(model, ids) - adapted).abs().max().item<float>(), Is.GreaterThan(1e-3f), "the expert still changes the output");
+        Assert.That((TinyModels.FullLogits(model, ids) - adapted).abs().max().item<float>(), Is.GreaterThan(1e-3f), "the expert still changes the output");
     }
 }

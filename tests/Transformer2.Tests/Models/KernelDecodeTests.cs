@@ -25,36 +25,18 @@ public class KernelDecodeTests
 
     const int Length = 10, Prefill = 4;
 
-    /// <summary>Logits [1, Length, V]: a <see cref="Prefill"/>-token prefill (libtorch), then one token per step.</summary>
-    static Tensor DecodeTokenByToken(LlamaForCausalLM model, Tensor ids)
-    {
-        using var noGrad = no_grad();
-        using var cache = model.CreateCache(1, Length);
-        var steps = new List<Tensor> { model.Forward(ids.narrow(1, 0, Prefill), cache: cache) };
-        for (int t = Prefill; t < Length; t++) steps.Add(model.Forward(ids.narrow(1, t, 1), cache: cache));
-        var logits = cat(steps, 1);
-        foreach (var step in steps) step.Dispose();
-        return logits;
-    }
-
-    /// <summary>The same steps with every projection on libtorch.</summary>
+    /// <summary>The same token-by-token steps with every projection on libtorch.</summary>
     static Tensor DecodeWithLibtorch(LlamaForCausalLM model, Tensor ids)
     {
         DecodeGemv.Enabled = false;
         try
         {
-            return DecodeTokenByToken(model, ids);
+            return TinyModels.DecodeTokenByToken(model, ids, Prefill);
         }
         finally
         {
             DecodeGemv.Enabled = true;
         }
-    }
-
-    static Tensor Full(LlamaForCausalLM model, Tensor ids)
-    {
-        using var noGrad = no_grad();
-        return model.Forward(ids);
     }
 
     [TestCaseSource(nameof(Configs))]
@@ -64,11 +46,11 @@ public class KernelDecodeTests
         using var model = TinyModels.Create(config);
         var ids = TinyModels.RandomIds(config, 1, Length);
         long before = DecodeGemv.ProductsComputed;
-        var decoded = DecodeTokenByToken(model, ids);
+        var decoded = TinyModels.DecodeTokenByToken(model, ids, Prefill);
         // 7 projections per layer and the head, for every single-token step.
         long perStep = 7L * config.NumHiddenLayers + 1;
         Assert.That(DecodeGemv.ProductsComputed - before, Is.GreaterThanOrEqualTo(perStep * (Length - Prefill)));
-        Assert.That((decoded - Full(model, ids)).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5f));
+        Assert.That((decoded - TinyModels.FullLogits(model, ids)).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5f));
     }
 
     [TestCaseSource(nameof(Configs))]
@@ -78,7 +60,7 @@ public class KernelDecodeTests
         using var model = TinyModels.Create(config, dtype: ScalarType.BFloat16);
         var ids = TinyModels.RandomIds(config, 1, Length);
         long before = DecodeGemv.ProductsComputed;
-        var decoded = DecodeTokenByToken(model, ids).to(ScalarType.Float32);
+        var decoded = TinyModels.DecodeTokenByToken(model, ids, Prefill).to(ScalarType.Float32);
         Assert.That(DecodeGemv.ProductsComputed, Is.GreaterThan(before));
         var reference = DecodeWithLibtorch(model, ids).to(ScalarType.Float32);
         float scale = reference.abs().max().item<float>();
@@ -107,11 +89,11 @@ public class KernelDecodeTests
         long before = DecodeGemv.ProductsComputed;
         using (SvfContext.Use(multipliers, SvfPath.Factored))
         {
-            full = Full(model, ids);
-            decoded = DecodeTokenByToken(model, ids);
+            full = TinyModels.FullLogits(model, ids);
+            decoded = TinyModels.DecodeTokenByToken(model, ids, Prefill);
         }
         Assert.That(DecodeGemv.ProductsComputed - before, Is.GreaterThanOrEqualTo((7L * config.NumHiddenLayers + 1) * (Length - Prefill)));
-        using (var unadapted = Full(model, ids)) Assert.That((unadapted - full).abs().max().item<float>(), Is.GreaterThan(1e-3f), "the multipliers matter");
+        using (var unadapted = TinyModels.FullLogits(model, ids)) Assert.That((unadapted - full).abs().max().item<float>(), Is.GreaterThan(1e-3f), "the multipliers matter");
         Assert.That((decoded - full).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5f));
     }
 }

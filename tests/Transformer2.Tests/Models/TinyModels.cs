@@ -59,6 +59,26 @@ internal static class TinyModels
         return randint(0, config.VocabSize, [batch, length], ScalarType.Int64, generator: generator);
     }
 
+    /// <summary>Logits [1, T, V] of <paramref name="ids"/> [1, T]: a <paramref name="prefill"/>-token prefill through a KV cache, then one token per step.</summary>
+    public static Tensor DecodeTokenByToken(LlamaForCausalLM model, Tensor ids, int prefill)
+    {
+        using var noGrad = no_grad();
+        long length = ids.shape[1];
+        using var cache = model.CreateCache(1, (int)length);
+        var steps = new List<Tensor> { model.Forward(ids.narrow(1, 0, prefill), cache: cache) };
+        for (long t = prefill; t < length; t++) steps.Add(model.Forward(ids.narrow(1, t, 1), cache: cache));
+        var logits = cat(steps, 1);
+        foreach (var step in steps) step.Dispose();
+        return logits;
+    }
+
+    /// <summary>Logits [B, T, V] of the whole sequence in one pass, without gradients.</summary>
+    public static Tensor FullLogits(LlamaForCausalLM model, Tensor ids)
+    {
+        using var noGrad = no_grad();
+        return model.Forward(ids);
+    }
+
     public static string TempFolder()
     {
         string folder = Path.Combine(Path.GetTempPath(), "t2-models-" + Guid.NewGuid().ToString("N"));
