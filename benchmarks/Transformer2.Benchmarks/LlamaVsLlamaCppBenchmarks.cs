@@ -49,11 +49,7 @@ public class LlamaVsLlamaCppBenchmarks
     Tensor[] _decodeWeights = [];
 
     [GlobalSetup(Targets = [nameof(OursPrefill), nameof(OursDecode), nameof(WeightReductionF32), nameof(ManagedWeightReductionF32)])]
-    public void SetupOursF32()
-    {
-        DecodeGemv.Float32Enabled = true;   // opt-in: F32 decode runs on libtorch by default
-        SetupOurs(ScalarType.Float32);
-    }
+    public void SetupOursF32() => SetupOurs(ScalarType.Float32);
 
     [GlobalSetup(Targets = [nameof(OursDecodeBf16), nameof(WeightReductionBf16), nameof(ManagedWeightReductionBf16)])]
     public void SetupOursBf16() => SetupOurs(ScalarType.BFloat16);
@@ -165,7 +161,6 @@ public class LlamaVsLlamaCppBenchmarks
         _llamaCpp?.Dispose();
         _prompt?.Dispose();
         DecodeGemv.Enabled = true;
-        DecodeGemv.Float32Enabled = false;
     }
 
     [IterationSetup(Targets = [nameof(OursDecode), nameof(OursDecodeBf16), nameof(OursDecodeLibtorch), nameof(OursDecodeBf16Libtorch), nameof(OursDecodeInt8)])]
@@ -225,7 +220,7 @@ public class LlamaVsLlamaCppBenchmarks
     [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, llama.cpp Q8_0 (per token)")]
     public void LlamaCppDecodeQ8() => DecodeLlamaCpp();
 
-    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, ours int8 weights, F32 activations (per token)")]
+    [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "decode after 128, ours int8 weights (Q8_0 blocks, per token)")]
     public void OursDecodeInt8() => DecodeOurs();
 
     [Benchmark(OperationsPerInvoke = DecodeSteps, Description = "bandwidth baseline: managed SIMD sum over the decode weights, all cores, int8 + scales (per token)")]

@@ -134,13 +134,16 @@ internal static class DemoCommands
             string name = classification ? DemoStages.ClassificationExpert : task.Name;
             // Classification prompts are ~10× longer than the families' (the authors' system prompt), so fewer iterations.
             var taskOptions = classification ? options with { Iterations = Math.Min(options.Iterations, ClassificationIterations) } : options;
+            // A work folder of this run's own: two train-experts runs at once (two base seeds) must not read each other's experts.
+            string work = Directory.CreateTempSubdirectory($"t2-demo-{name}-").FullName;
             var result = await DemoStages.TrainExpertAsync(model, tokenizer, task, name, expertsFolder,
-                Path.Combine(Path.GetTempPath(), "t2-demo-" + name), taskOptions, console.Lines, cancellationToken, IterationBar(console, $"SVF expert {name}", taskOptions.Iterations));
+                work, taskOptions, console.Lines, cancellationToken, IterationBar(console, $"SVF expert {name}", taskOptions.Iterations));
             foreach (var file in new[] { "learning_curve.csv", "learning_curve.png" })
             {
-                var source = Path.Combine(Path.GetTempPath(), "t2-demo-" + name, file);
+                var source = Path.Combine(work, file);
                 if (File.Exists(source)) File.Copy(source, Path.Combine(curvesFolder, $"{name}-{file}"), overwrite: true);
             }
+            Directory.Delete(work, recursive: true);
             console.Line($"{name}: best validation accuracy {result.BestValidationAccuracy:P1} at iteration {result.BestIteration}");
         }
     }

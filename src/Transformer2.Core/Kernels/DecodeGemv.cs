@@ -15,7 +15,7 @@ namespace Transformer2.Core.Kernels;
 /// contiguous weight's memory directly, widen BF16 to F32 in registers, accumulate in F32, and split the output rows
 /// over <see cref="DecodeWorkerPool.Shared"/>. They are used only where they compute the same function as libtorch:
 /// CPU tensors, one input row (batch × sequence = 1), F32 or BF16 throughout, a contiguous weight, and no autograd graph
-/// needed (grad mode off, or nothing requires a gradient); F32 only when <see cref="Float32Enabled"/> is set. Everything else returns false and the caller falls back to
+/// needed (grad mode off, or nothing requires a gradient); F32 unless <see cref="Float32Enabled"/> is cleared. Everything else returns false and the caller falls back to
 /// libtorch. Results differ from libtorch only by summation order (F32 rounding; BF16 outputs are rounded once, to
 /// nearest even, as libtorch rounds its F32 accumulator).
 /// </remarks>
@@ -34,11 +34,13 @@ public static unsafe class DecodeGemv
     public static bool Enabled { get; set; } = true;
 
     /// <summary>
-    /// Whether F32 products use the kernels too (default false: BF16 only). In the two benchmark runs of
-    /// docs/benchmarks.md (contended machine) the kernels made BF16 decode 3.1–4.2× faster than libtorch but F32 decode
-    /// 0.72–0.85× as fast, so F32 stays on libtorch until a quiet-machine run shows otherwise. Process-wide.
+    /// Whether F32 products use the kernels too (default true). They lost to libtorch's F32 <c>linear</c> while libgomp's
+    /// threads spun between operations; with <c>OMP_WAIT_POLICY=PASSIVE</c> set before libtorch loads (see
+    /// <see cref="TorchRuntime"/>) the quiet-machine run of docs/benchmarks.md (issue 14, run 4) measured F32 decode at
+    /// 40.1 ms/token with the kernels vs 70.3 ms with libtorch. Set false to compare, or if your process loads libtorch
+    /// before Transformer2 and keeps libgomp spinning. Process-wide.
     /// </summary>
-    public static bool Float32Enabled { get; set; }
+    public static bool Float32Enabled { get; set; } = true;
 
     static long _productsComputed;
 
@@ -96,8 +98,9 @@ public static unsafe class DecodeGemv
 
     /// <summary>
     /// y = x·Wᵀ + b for a single input row where W is int8 in blocks of 32 with an F32 scale per block (see
-    /// <see cref="Quantization.Q8Linear"/>), or false when the kernel does not apply. Unlike the F32 dense product this
-    /// one needs no opt-in: libtorch has no int8 product to fall back on, only the dequantized weight.
+    /// <see cref="Quantization.Q8Linear"/>), or false when the kernel does not apply. x is rounded to int8 per block of 32
+    /// first, as llama.cpp's Q8_0 product does, so each block is an exact integer dot product (two multiply-add
+    /// instructions per 64 values) and one F32 multiply-add.
     /// </summary>
     /// <param name="input">[..., in] with one row in all, F32 or BF16.</param>
     /// <param name="quantized">int8 [out, in], contiguous, in a multiple of 32.</param>
@@ -124,17 +127,21 @@ public static unsafe class DecodeGemv
         Interlocked.Increment(ref _productsComputed);
         int rows = checked((int)quantized.shape[0]);
         long cols = quantized.shape[1];
+        long blocks = cols / Q8Kernels.BlockSize;
         var x = input.to(ScalarType.Float32).contiguous();                  // [in]
+        var xq = empty(cols, ScalarType.Int8);                              // [in]: x rounded to int8 per block, as llama.cpp does
+        var xScale = empty(blocks, ScalarType.Float32);                     // [in / 32]
         var y = empty(rows, ScalarType.Float32);                            // [out]
         var b = bias?.to(ScalarType.Float32).contiguous();                  // [out]
-        fixed (byte* qp = quantized.bytes, sp = scales.bytes, xp = x.bytes, yp = y.bytes)
+        fixed (byte* qp = quantized.bytes, sp = scales.bytes, xp = x.bytes, xqp = xq.bytes, xsp = xScale.bytes, yp = y.bytes)
         fixed (byte* bp = b is null ? default : b.bytes)
         {
-            nint qs = (nint)qp, ss = (nint)sp, xs = (nint)xp, ys = (nint)yp, bs = (nint)bp;
+            Q8Kernels.QuantizeInput((float*)xp, (sbyte*)xqp, (float*)xsp, blocks);
+            nint qs = (nint)qp, ss = (nint)sp, xqs = (nint)xqp, xss = (nint)xsp, ys = (nint)yp, bs = (nint)bp;
             DecodeWorkerPool.Shared.Run(parts, part =>
             {
                 var (start, end) = Slice(rows, parts, part, alignment: 1);
-                Q8Kernels.Rows((sbyte*)qs, (float*)ss, (float*)xs, (float*)ys, cols, start, end);
+                Q8Kernels.RowsQuantizedInput((sbyte*)qs, (float*)ss, (sbyte*)xqs, (float*)xss, (float*)ys, cols, start, end);
                 if (bs != 0) AddBias((float*)ys, (float*)bs, start, end);
             });
         }

@@ -17,8 +17,10 @@ namespace Transformer2.Core.Quantization;
 /// </para>
 /// <para>
 /// Batch-1 calls (token-by-token decoding on the CPU) run <see cref="DecodeGemv.TryQ8"/>, which reads the int8 values
-/// directly; every other call dequantizes the weight to the input's dtype for that call and runs libtorch's
-/// <c>linear</c>, so prefill and training still work, at the cost of one dequantization per call. The layer has no
+/// directly and, like llama.cpp, rounds the input to int8 per block of 32 so that each block is an integer dot product;
+/// every other call applies the same input rounding, dequantizes the weight to the input's dtype for that call and runs
+/// libtorch's <c>linear</c>, so prefill and training compute the same function as decoding, at the cost of one
+/// dequantization per call. The layer has no
 /// trainable parameters and its quantized buffers are not in the state dict: a model holding it cannot be saved as a
 /// checkpoint (save the model before quantizing).
 /// </para>
@@ -89,7 +91,23 @@ public sealed class Q8Linear : nn.Module<Tensor, Tensor>
         if (DecodeGemv.TryQ8(input, weight_q, weight_scale, bias, out var decoded)) return decoded;
         using var scope = NewDisposeScope();
         var weight = Dequantize(input.dtype);                      // [out, in]
-        return nn.functional.linear(input, weight, bias?.to(input.dtype)).MoveToOuterDisposeScope();
+        return nn.functional.linear(RoundInput(input), weight, bias?.to(input.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The input [..., in] rounded to int8 per block of 32 and scaled back (the rounding the batch-1 kernel applies), so a
+    /// full pass and token-by-token decoding compute the same function.
+    /// </summary>
+    internal static Tensor RoundInput(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var shape = input.shape;
+        long blocks = shape[^1] / BlockSize;
+        var x = input.to(ScalarType.Float32).reshape(-1, blocks, BlockSize);      // [rows, blocks, 32]
+        var d = x.abs().amax(new long[] { -1 }, keepdim: true) / 127f;             // [rows, blocks, 1]
+        var scaled = x * where(d.ne(0), d.reciprocal(), zeros_like(d));
+        var q = scaled.sign() * (scaled.abs() + 0.5f).floor();                     // roundf: halves away from zero
+        return (q * d).view(shape).to(input.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>The weight q·d [out, in] in <paramref name="dtype"/> (by default the replaced weight's dtype).</summary>

@@ -23,7 +23,8 @@ internal static class LogitsProcessor
         if (k >= logits.shape[1]) return logits.clone().MoveToOuterDisposeScope();
         var (values, _) = logits.topk(k, dim: 1);
         var threshold = values.narrow(1, k - 1, 1); // [B, 1]
-        return logits.masked_fill(logits.lt(threshold), double.NegativeInfinity).MoveToOuterDisposeScope();
+        using var minusInfinity = double.NegativeInfinity.ToScalar();   // kept alive through the call (see LlamaModel.BuildMask)
+        return logits.masked_fill(logits.lt(threshold), minusInfinity).MoveToOuterDisposeScope();
     }
 
     /// <summary>Keeps the smallest set of most likely tokens whose probability reaches <paramref name="p"/> (at least one), sets the rest to -inf.</summary>
@@ -35,7 +36,8 @@ internal static class LogitsProcessor
         var before = probabilities.cumsum(1) - probabilities; // mass of strictly more likely tokens
         var dropSorted = before.ge(p);
         var drop = zeros_like(dropSorted).scatter_(1, order, dropSorted); // back to vocabulary order
-        return logits.masked_fill(drop, double.NegativeInfinity).MoveToOuterDisposeScope();
+        using var minusInfinity = double.NegativeInfinity.ToScalar();   // kept alive through the call (see LlamaModel.BuildMask)
+        return logits.masked_fill(drop, minusInfinity).MoveToOuterDisposeScope();
     }
 
     /// <summary>Chooses the next token of each row: greedy when temperature is 0, otherwise sampled. Returns int64 [B].</summary>

@@ -93,7 +93,9 @@ public sealed class LlamaModel : nn.Module
         if (attentionMask is not null)
             allowed = allowed.logical_and(attentionMask.to(device).ne(0).unsqueeze(1).unsqueeze(1)); // [B, 1, T, S]
         // A finite minimum keeps rows with no visible key (left-padding queries) free of NaN.
-        double blocked = dtype == ScalarType.Float16 ? -65504.0 : -1e30;
+        // An explicit Scalar, disposed after the call: an implicit one is unreachable once its handle is passed, and the
+        // finalizer thread freed it during masked_fill in a REINFORCE run ("toFloat" check failure in libtorch).
+        using var blocked = (dtype == ScalarType.Float16 ? -65504.0 : -1e30).ToScalar();
         var additive = zeros(allowed.shape, dtype, device).masked_fill(allowed.logical_not(), blocked);
         return (additive, false);
     }

@@ -9,13 +9,6 @@ namespace Transformer2.Tests.Models;
 /// <summary>Batch-1 decoding through the managed kernels gives the logits libtorch gives.</summary>
 public class KernelDecodeTests
 {
-    // F32 kernels are opt-in (DecodeGemv.Float32Enabled); these tests check them as well as the BF16 default.
-    [OneTimeSetUp]
-    public void EnableFloat32Kernels() => DecodeGemv.Float32Enabled = true;
-
-    [OneTimeTearDown]
-    public void RestoreDefaults() => DecodeGemv.Float32Enabled = false;
-
     static IEnumerable<TestCaseData> Configs()
     {
         yield return new TestCaseData(TinyModels.Llama()).SetName("Llama3Scaling_GQA");

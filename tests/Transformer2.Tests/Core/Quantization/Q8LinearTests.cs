@@ -94,7 +94,8 @@ public unsafe class Q8LinearTests
             var bias = Random(4, dtype, outFeatures);
             var x = Random(5, dtype, 1, 1, inFeatures);
             using var layer = new Q8Linear("w", w, bias);
-            var expected = nn.functional.linear(x.to(ScalarType.Float64), layer.Dequantize(ScalarType.Float64), bias.to(ScalarType.Float64));
+            // The kernel rounds x to int8 per block as llama.cpp does; the reference applies the same rounding in F64.
+            var expected = nn.functional.linear(Q8Linear.RoundInput(x).to(ScalarType.Float64), layer.Dequantize(ScalarType.Float64), bias.to(ScalarType.Float64));
 
             var actual = DecodeGemv.Q8(x, layer.Quantized, layer.Scales, bias, parts);
 
@@ -106,7 +107,7 @@ public unsafe class Q8LinearTests
     }
 
     [Test]
-    public void EveryInstructionSetPathGivesTheSameDot()
+    public void EveryInstructionSetPathGivesTheSameIntegerDot()
     {
         using var scope = NewDisposeScope();
         const int blocks = 37;   // odd: the AVX-512 loop's single-block tail runs
@@ -115,12 +116,17 @@ public unsafe class Q8LinearTests
         using var layer = new Q8Linear("w", w, null);
         var q = layer.Quantized.contiguous();
         var d = layer.Scales.contiguous();
-        double expected = layer.Dequantize(ScalarType.Float64).matmul(x.to(ScalarType.Float64)).item<double>();
-        fixed (byte* qp = q.bytes, dp = d.bytes, xp = x.bytes)
+        var xq = empty(blocks * 32, ScalarType.Int8);
+        var xd = empty(blocks, ScalarType.Float32);
+        double expected = layer.Dequantize(ScalarType.Float64).matmul(Q8Linear.RoundInput(x).to(ScalarType.Float64)).item<double>();
+        fixed (byte* qp = q.bytes, dp = d.bytes, xp = x.bytes, xqp = xq.bytes, xdp = xd.bytes)
         {
-            var results = new List<(string Path, float Value)> { ("scalar", Q8Kernels.DotScalar((sbyte*)qp, (float*)dp, (float*)xp, blocks, 0)) };
-            if (Avx2.IsSupported && Fma.IsSupported) results.Add(("avx2", Q8Kernels.DotAvx2((sbyte*)qp, (float*)dp, (float*)xp, blocks)));
-            if (Avx512F.IsSupported) results.Add(("avx512", Q8Kernels.DotAvx512((sbyte*)qp, (float*)dp, (float*)xp, blocks)));
+            Q8Kernels.QuantizeInput((float*)xp, (sbyte*)xqp, (float*)xdp, blocks);
+            Assert.That(MaxAbs(xq.to(ScalarType.Float32).view(blocks, 32) * xd.unsqueeze(1), Q8Linear.RoundInput(x).view(blocks, 32)), Is.LessThanOrEqualTo(1e-6),
+                "the kernel's input rounding = the multi-row path's");
+            var results = new List<(string Path, float Value)> { ("scalar", Q8Kernels.DotInt8Scalar((sbyte*)qp, (float*)dp, (sbyte*)xqp, (float*)xdp, blocks, 0)) };
+            if (Avx2.IsSupported && Fma.IsSupported) results.Add(("avx2", Q8Kernels.DotInt8Avx2((sbyte*)qp, (float*)dp, (sbyte*)xqp, (float*)xdp, blocks, 0)));
+            if (Avx512BW.IsSupported) results.Add(("avx512", Q8Kernels.DotInt8Avx512((sbyte*)qp, (float*)dp, (sbyte*)xqp, (float*)xdp, blocks)));
             foreach (var (path, value) in results) Assert.That(value, Is.EqualTo(expected).Within(1e-4 * Math.Sqrt(blocks * 32)), path);
         }
     }
@@ -135,17 +141,19 @@ public unsafe class Q8LinearTests
         using var noGrad = no_grad();
 
         var batch = Random(10, ScalarType.Float32, 2, 5, 64);
-        var reference = nn.functional.linear(batch, layer.Dequantize(), bias);
-        Assert.That(MaxAbs(layer.call(batch), reference), Is.LessThanOrEqualTo(1e-5), "several rows: dequantized weight");
+        var reference = nn.functional.linear(Q8Linear.RoundInput(batch), layer.Dequantize(), bias);
+        Assert.That(MaxAbs(layer.call(batch), reference), Is.LessThanOrEqualTo(1e-5), "several rows: rounded input, dequantized weight");
 
         long before = DecodeGemv.ProductsComputed;
         var one = batch[0, 0].view(1, 1, 64);
         var single = layer.call(one);
         Assert.That(DecodeGemv.ProductsComputed, Is.GreaterThan(before), "one row: the int8 kernel");
         Assert.That(MaxAbs(single, reference[0, 0].view(1, 1, 48)), Is.LessThanOrEqualTo(1e-4));
-        // Each weight moved by at most 0.56 of its block's step, so each output by at most Σ|x|·0.56·step.
-        var bound = one.abs().view(1, 64).matmul(layer.Scales.repeat_interleave(32, 1).t()).view(1, 1, 48) * 0.56;
-        Assert.That((single - nn.functional.linear(one, w, bias)).abs().le(bound).all().item<bool>(), Is.True, "within the rounding bound of the unquantized layer");
+        // Each weight moved by at most 0.56 of its block's step and each input by at most half of its own: the output by
+        // at most Σ|x|·0.56·step_w + Σ|w|·0.5·step_x (plus the product of both, negligible).
+        var xStep = (one.abs().view(2, 32).amax(new long[] { 1 }) / 127).repeat_interleave(32).view(1, 64);
+        var bound = one.abs().view(1, 64).matmul(layer.Scales.repeat_interleave(32, 1).t()) * 0.56 + (xStep * 0.51).matmul(w.abs().t());
+        Assert.That((single.view(1, 48) - nn.functional.linear(one, w, bias).view(1, 48)).abs().le(bound).all().item<bool>(), Is.True, "within the rounding bound of the unquantized layer");
         Assert.That(layer.parameters().All(p => !p.requires_grad), Is.True, "frozen");
         Assert.That(layer.state_dict().Keys, Is.EquivalentTo(new[] { "bias" }), "the int8 buffers are not checkpoint tensors");
     }

@@ -74,8 +74,8 @@ public class LlamaCppOracleTests
     public void Int8WeightsAgreeWithLlamaCppQ8_0()
     {
         // The same F32 weights quantized by both engines. Our quantizer reproduces Q8_0's values and scales bit for bit
-        // (Q8LinearTests); llama.cpp also rounds every matrix-vector input to int8 per block of 32 and keeps the embedding
-        // table in Q8_0, so the logits still differ by that rounding.
+        // (Q8LinearTests) and both round every product's input to int8 per block of 32; llama.cpp also keeps the embedding
+        // table in Q8_0 and sums in another order, so the logits still differ a little.
         var config = Gqa();
         using var ours = WriteCheckpoints(config, ScalarType.Float32, out string gguf);
         string q8 = Path.Combine(_folder, "model-q8_0.gguf");
