@@ -20,7 +20,7 @@ public static class WeightQuantizer
     /// Returns the new layers by weight name. A layer whose input size is not a multiple of 32 is left as it is (llama.cpp
     /// keeps such rows out of Q8_0 too).
     /// </summary>
-    /// <param name="root">The model.</param>
+    /// <param name="root">The model (its own layers are replaced; the root itself cannot be).</param>
     /// <param name="include">Selects weights by full name, e.g. <c>model.layers.0.self_attn.q_proj.weight</c>.</param>
     /// <param name="cancellationToken">Checked between layers; layers quantized before a cancellation stay quantized.</param>
     /// <exception cref="ArgumentException">A selected layer cannot be swapped (its field is typed <c>Linear</c>); earlier layers stay quantized, the model stays usable.</exception>
@@ -29,7 +29,7 @@ public static class WeightQuantizer
         ArgumentNullException.ThrowIfNull(root);
         include ??= _ => true;
         var plan = root.named_modules()
-            .Where(m => m.module is Linear linear && linear.weight is { ndim: 2 } weight && weight.shape[1] % Q8Linear.BlockSize == 0 && include(ModuleSwap.Qualify(m.name, "weight")))
+            .Where(m => m.name.Length > 0 && m.module is Linear linear && linear.weight is { ndim: 2 } weight && weight.shape[1] % Q8Linear.BlockSize == 0 && include(ModuleSwap.Qualify(m.name, "weight")))
             .Select(m => (m.name, linear: (Linear)m.module))
             .ToList();
         // Storage shared by two parameter names (a tied head) must not be freed with the layer.

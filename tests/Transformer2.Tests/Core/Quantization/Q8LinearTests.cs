@@ -185,5 +185,7 @@ public unsafe class Q8LinearTests
         Assert.That(WeightQuantizer.QuantizeLinears(model, name => name.EndsWith("q_proj.weight", StringComparison.Ordinal)), Is.Empty, "already int8: nothing to do");
         using var odd = nn.Linear(40, 8);
         Assert.That(WeightQuantizer.QuantizeLinears(odd), Is.Empty, "40 inputs: not a multiple of 32, left as it is");
+        using var bare = nn.Linear(64, 8);
+        Assert.That(WeightQuantizer.QuantizeLinears(bare), Is.Empty, "a bare layer is the root: nothing holds it to swap");
     }
 }
