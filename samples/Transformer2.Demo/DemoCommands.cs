@@ -53,6 +53,15 @@ internal static class DemoCommands
                 return await DemoReport.MainAsync(model, ExpertsFolder(model), args.Contains("--int8"), cancel.Token);
             case "few-shot-tune":
                 // Few-shot CEM settings compared on validation items only (docs/results.md, Table 2).
+                if (Option(args, "--grid") is { } grid)
+                {
+                    // --grid family:first,second — every global mixture of two experts on the held-out validation items.
+                    var parts = grid.Split(':', ',');
+                    if (parts.Length != 3) throw new ArgumentException($"--grid '{grid}' should read family:first,second, e.g. arith-choice:arith,choice.");
+                    await DemoConsole.RunAsync(console => DemoFewShotTuning.GridAsync(model, ExpertsFolder(model), parts[0], parts[1], parts[2],
+                        OptionalInt(args, "--steps") ?? 4, 1.0, console, cancel.Token));
+                    return 0;
+                }
                 var shots = (Option(args, "--shots") ?? "8,16,32").Split(',').Select(v => Integer("--shots", v.Trim())).ToList();
                 int population = OptionalInt(args, "--population") ?? 16, generations = OptionalInt(args, "--generations") ?? 8;
                 await DemoConsole.RunAsync(console => DemoFewShotTuning.RunAsync(model, ExpertsFolder(model), shots, population, generations, console, cancel.Token));
@@ -73,7 +82,7 @@ internal static class DemoCommands
             case "custom-task":
                 return await DemoSamples.CustomTaskAsync(model, cancel.Token);
             default:
-                Console.Error.WriteLine($"Unknown command '{command}'. Use: main [--int8] | few-shot-tune [--shots 8,16,32] [--population N] [--generations N] | train-base [--seed N] [--epochs N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
+                Console.Error.WriteLine($"Unknown command '{command}'. Use: main [--int8] | few-shot-tune [--shots 8,16,32] [--population N] [--generations N] [--grid family:first,second [--steps N]] | train-base [--seed N] [--epochs N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
                     "evaluate [--out FILE] [--seed N] [--tables 1,2,3,4] | evaluate-experts [--experts FOLDER] | probe [--experts FOLDER] | lora-ranks [--experts FOLDER] | chat [QUESTION] | custom-task  [--model FOLDER]");
                 return 2;
         }

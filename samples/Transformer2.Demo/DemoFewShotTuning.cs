@@ -16,6 +16,41 @@ internal static class DemoFewShotTuning
     /// <summary>Validation items per family kept out of every search (the last ones of the split).</summary>
     const int HoldoutItems = 32;
 
+    /// <summary>
+    /// Scores every global mixture α·(arith, choice) on a grid of <paramref name="steps"/> + 1 values per weight in
+    /// [0, <paramref name="maxWeight"/>] on the held-out validation items of <paramref name="family"/>: whether any mixture
+    /// of the two experts does better than each alone, independently of how CEM searches.
+    /// </summary>
+    public static async Task GridAsync(string modelFolder, string expertsFolder, string family, string first, string second, int steps, double maxWeight,
+        DemoConsole console, CancellationToken cancellationToken)
+    {
+        var suite = new DemoSuite();
+        var task = suite.Unseen.FirstOrDefault(t => t.Name == family) ?? throw new ArgumentException($"--family '{family}' is not an unseen family ({string.Join(", ", suite.Unseen.Select(t => t.Name))}).");
+        var valid = task.GetItems(TaskSplit.Valid);
+        var holdout = valid.Skip(valid.Count - HoldoutItems).ToList();
+        await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite);
+        var lines = new List<string> { $"| α {first} \\ α {second} | " + string.Join(" | ", Enumerable.Range(0, steps + 1).Select(j => (maxWeight * j / steps).ToString("F2", CultureInfo.InvariantCulture))) + " |",
+            "|---|" + string.Concat(Enumerable.Repeat("---|", steps + 1)) };
+        for (int i = 0; i <= steps; i++)
+        {
+            double a = maxWeight * i / steps;
+            var cells = new List<string>();
+            for (int j = 0; j <= steps; j++)
+            {
+                double b = maxWeight * j / steps;
+                var plan = i == 0 && j == 0 ? AdaptationPlan.Base : AdaptationPlan.Mixture([first, second], Transformer2.Core.Svf.MixtureWeights.Global([a, b]));
+                var result = await DemoPipeline.EvaluateAsync(t2, task, holdout, "grid", new AnswerOptions { Plan = plan }, cancellationToken);
+                cells.Add($"{result.Correct}/{result.Total}");
+            }
+            lines.Add($"| {a.ToString("F2", CultureInfo.InvariantCulture)} | " + string.Join(" | ", cells) + " |");
+            console.Line(lines[^1]);
+        }
+        console.Line("");
+        console.Line($"{family}: held-out validation items right (last {HoldoutItems}) for z' = α_{first}·z_{first} + α_{second}·z_{second} (α = 0, 0: base model)");
+        console.Line("");
+        foreach (var line in lines) console.Line(line);
+    }
+
     public static async Task RunAsync(string modelFolder, string expertsFolder, IReadOnlyList<int> shots, int population, int generations, DemoConsole console,
         CancellationToken cancellationToken)
     {
