@@ -47,3 +47,18 @@ public sealed class HeavyOperationConfig : ManualConfig
         WithBuildTimeout(TimeSpan.FromMinutes(15));
     }
 }
+
+/// <summary>
+/// For the batch-1 decode comparison: each invocation is short (8 tokens, 0.1–0.6 s), so more warm-up and measured
+/// iterations. With one warm-up the managed kernels could still be running tier-0 or OSR code during the measurement
+/// (a single-thread check measured a tier-0 int8 product 4× slower than its tier-1 code).
+/// </summary>
+public sealed class DecodeComparisonConfig : ManualConfig
+{
+    public DecodeComparisonConfig()
+    {
+        AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(5).WithIterationCount(10).WithInvocationCount(1).WithUnrollFactor(1));
+        WithOption(ConfigOptions.DisableOptimizationsValidator, false);
+        WithBuildTimeout(TimeSpan.FromMinutes(15));
+    }
+}

@@ -16,7 +16,7 @@ namespace Transformer2.Benchmarks;
 /// managed batch-1 kernels (<see cref="DecodeGemv"/>, the default) and through libtorch's <c>linear</c>; the bandwidth
 /// baseline reads the same projection and head weights once per "token" with a plain reduction.
 /// </summary>
-[Config(typeof(HeavyOperationConfig))]
+[Config(typeof(DecodeComparisonConfig))]
 public class LlamaVsLlamaCppBenchmarks
 {
     const int PromptLength = 128;

@@ -249,7 +249,9 @@ public sealed class TransformerSquaredBuilder
     /// Those weights then take 1.125 bytes each instead of 4 (F32) or 2 (BF16), and batch-1 decoding reads them directly;
     /// the adapted matrices, their SVD factors and the experts stay in the working dtype, so experts apply exactly as
     /// on the unquantized model. With <see cref="UseFactoredOnlyLayers"/> as well, the model holds the least: the adapted
-    /// matrices only as factors, everything else frozen as int8.
+    /// matrices only as factors, everything else frozen as int8. A model passed to <see cref="UseModel"/> or
+    /// <see cref="UseLlava"/> is quantized in place and for good: its dense projection weights are freed, and it can no
+    /// longer be saved as a checkpoint.
     /// </remarks>
     public TransformerSquaredBuilder UseInt8Weights()
     {

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace Transformer2.Core.Kernels;
 
 /// <summary>
-/// Batch-1 projections (y = x·Wᵀ + b and SVF's factored y = ((x·V)·s)·Uᵀ + b) computed by managed SIMD kernels that
-/// stream the weights on every core, for token-by-token decoding on the CPU.
+/// Batch-1 projections (y = x·Wᵀ + b with F32, BF16 or int8-block weights, and SVF's factored y = ((x·V)·s)·Uᵀ + b)
+/// computed by managed SIMD kernels that stream the weights on every core, for token-by-token decoding on the CPU.
 /// </summary>
 /// <remarks>
 /// libtorch's batch-1 <c>linear</c> runs on a single core (docs/benchmarks.md measures ~16 GB/s where a reduction over
@@ -99,7 +99,7 @@ public static unsafe class DecodeGemv
     /// <summary>
     /// y = x·Wᵀ + b for a single input row where W is int8 in blocks of 32 with an F32 scale per block (see
     /// <see cref="Quantization.Q8Linear"/>), or false when the kernel does not apply. x is rounded to int8 per block of 32
-    /// first, as llama.cpp's Q8_0 product does, so each block is an exact integer dot product (two multiply-add
+    /// first, close to what llama.cpp's Q8_0 product does, so each block is an exact integer dot product (two multiply-add
     /// instructions per 64 values) and one F32 multiply-add.
     /// </summary>
     /// <param name="input">[..., in] with one row in all, F32 or BF16.</param>

@@ -8,8 +8,8 @@ namespace Transformer2.Core.Kernels;
 /// llama.cpp's Q8_0), for one slice of the output rows at a time.
 /// </summary>
 /// <remarks>
-/// A row r of the weight is <c>q[r, b·32 + j]·scale[r, b]</c>. As in llama.cpp, the input is rounded to int8 per block
-/// of 32 too (<see cref="QuantizeInput"/>), so each block is an exact integer dot product — with AVX-512BW, |w|·(x with
+/// A row r of the weight is <c>q[r, b·32 + j]·scale[r, b]</c>. As in llama.cpp (not bit for bit), the input is rounded
+/// to int8 per block of 32 too (<see cref="QuantizeInput"/>), so each block is an exact integer dot product — with AVX-512BW, |w|·(x with
 /// w's sign) by <c>vpmaddubsw</c> and pairs summed by <c>vpmaddwd</c>, two instructions per 64 values and no widening
 /// shuffles — scaled once in F32. A weight costs 1 + 4/32 bytes instead of 4 (F32) or 2 (BF16). An earlier version kept
 /// the input in F32 and widened every int8 weight to F32 in registers: 1.2–1.8× slower per product (single thread).
@@ -20,8 +20,9 @@ internal static unsafe class Q8Kernels
     public const int BlockSize = 32;
 
     /// <summary>
-    /// Rounds <paramref name="x"/> [blocks·32] to int8 per block of 32 as llama.cpp's Q8_0 does (d = max|x|/127,
-    /// q = roundf(x/d)), into <paramref name="q"/> and <paramref name="scale"/> (F32, not rounded to F16).
+    /// Rounds <paramref name="x"/> [blocks·32] to int8 per block of 32 by llama.cpp's reference Q8_0 rule (d = max|x|/127,
+    /// q = roundf(x/d)), into <paramref name="q"/> and <paramref name="scale"/> (F32, not rounded to F16 as llama.cpp's
+    /// product uses it; its AVX path also rounds ties to even), so the result is close to llama.cpp's, not identical.
     /// </summary>
     public static void QuantizeInput(float* x, sbyte* q, float* scale, long blocks)
     {

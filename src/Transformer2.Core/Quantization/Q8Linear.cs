@@ -19,8 +19,9 @@ namespace Transformer2.Core.Quantization;
 /// Batch-1 calls (token-by-token decoding on the CPU) run <see cref="DecodeGemv.TryQ8"/>, which reads the int8 values
 /// directly and, like llama.cpp, rounds the input to int8 per block of 32 so that each block is an integer dot product;
 /// every other call applies the same input rounding, dequantizes the weight to the input's dtype for that call and runs
-/// libtorch's <c>linear</c>, so prefill and training compute the same function as decoding, at the cost of one
-/// dequantization per call. The layer has no
+/// libtorch's <c>linear</c>, at the cost of one dequantization per call. In F32 that is the function decoding computes,
+/// up to summation order; in BF16 the dequantized weight and rounded input are also rounded to BF16. Gradients pass
+/// straight through the input rounding (the weights stay frozen), so adapters in earlier layers can train. The layer has no
 /// trainable parameters and its quantized buffers are not in the state dict: a model holding it cannot be saved as a
 /// checkpoint (save the model before quantizing).
 /// </para>
@@ -88,10 +89,16 @@ public sealed class Q8Linear : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
+        if (weight_q.dtype != ScalarType.Int8)
+            throw new InvalidOperationException(
+                $"{Name}: the int8 weight was converted to {weight_q.dtype} (by Module.to(dtype)?); convert the model's dtype before quantizing it.");
         if (DecodeGemv.TryQ8(input, weight_q, weight_scale, bias, out var decoded)) return decoded;
         using var scope = NewDisposeScope();
         var weight = Dequantize(input.dtype);                      // [out, in]
-        return nn.functional.linear(RoundInput(input), weight, bias?.to(input.dtype)).MoveToOuterDisposeScope();
+        var rounded = RoundInput(input);
+        // Rounding has no useful gradient: pass the input's gradient straight through it, so adapters before this layer still train.
+        if (input.requires_grad && is_grad_enabled()) rounded = input + (rounded - input).detach();
+        return nn.functional.linear(rounded, weight, bias?.to(input.dtype)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -105,9 +112,20 @@ public sealed class Q8Linear : nn.Module<Tensor, Tensor>
         long blocks = shape[^1] / BlockSize;
         var x = input.to(ScalarType.Float32).reshape(-1, blocks, BlockSize);      // [rows, blocks, 32]
         var d = x.abs().amax(new long[] { -1 }, keepdim: true) / 127f;             // [rows, blocks, 1]
-        var scaled = x * where(d.ne(0), d.reciprocal(), zeros_like(d));
-        var q = scaled.sign() * (scaled.abs() + 0.5f).floor();                     // roundf: halves away from zero
+        var q = RoundHalfAway(x * where(d.ne(0), d.reciprocal(), zeros_like(d)));
         return (q * d).view(shape).to(input.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// C's <c>roundf</c>: to nearest, halves away from zero. Not libtorch's round (halves to even), nor floor(|v| + 0.5),
+    /// which rounds 0.49999997 up because the sum rounds to 1.
+    /// </summary>
+    internal static Tensor RoundHalfAway(Tensor values)
+    {
+        using var scope = NewDisposeScope();
+        var whole = values.trunc();
+        var up = (values - whole).abs().ge(0.5f).to(values.dtype) * values.sign();   // v − trunc(v) is exact in F32
+        return (whole + up).MoveToOuterDisposeScope();
     }
 
     /// <summary>The weight q·d [out, in] in <paramref name="dtype"/> (by default the replaced weight's dtype).</summary>
@@ -137,9 +155,7 @@ public sealed class Q8Linear : nn.Module<Tensor, Tensor>
             var w = weight.detach().narrow(0, start, count).to(ScalarType.Float32).reshape(count, blocks, BlockSize);   // [rows, blocks, 32]
             var d = w.abs().amax(new long[] { -1 }) / 127f;                                                          // [rows, blocks]
             var inverse = where(d.ne(0), d.reciprocal(), zeros_like(d));
-            var scaled = w * inverse.unsqueeze(-1);
-            // round half away from zero (C's roundf), not libtorch's round half to even
-            var q = (scaled.sign() * (scaled.abs() + 0.5f).floor()).clamp(-127, 127).to(ScalarType.Int8);
+            var q = RoundHalfAway(w * inverse.unsqueeze(-1)).clamp(-127, 127).to(ScalarType.Int8);
             quantized.narrow(0, start, count).copy_(q.view(count, cols));
             scales.narrow(0, start, count).copy_(d.to(ScalarType.Float16).to(ScalarType.Float32));   // Q8_0 keeps d in F16
         }

@@ -62,6 +62,29 @@ public unsafe class Q8LinearTests
     }
 
     [Test]
+    public void RoundingIsCsRoundfEvenWhereAddingAHalfWouldRoundUp()
+    {
+        using var scope = NewDisposeScope();
+        float[] values = [0.49999997f, 0.5f, -0.5f, 1.5f, 2.5f, -2.5f, -0.49999997f, 126.5f];
+        var rounded = Q8Linear.RoundHalfAway(tensor(values)).data<float>().ToArray();
+        Assert.That(rounded, Is.EqualTo(values.Select(v => MathF.Round(v, MidpointRounding.AwayFromZero)).ToArray()));
+        Assert.That(rounded[0], Is.EqualTo(0f), "floor(0.49999997 + 0.5) would give 1");
+    }
+
+    [Test]
+    public void GradientsPassStraightThroughTheInputRounding()
+    {
+        using var scope = NewDisposeScope();
+        var w = Random(12, ScalarType.Float32, 16, 64);
+        using var layer = new Q8Linear("w", w, null);
+        var x = Random(13, ScalarType.Float32, 3, 64).requires_grad_();
+        layer.call(x).sum().backward();
+        // d(Σ y)/dx = Σ_rows of the dequantized weight, for every input row.
+        var expected = layer.Dequantize().sum(dim: 0).expand(3, 64);   // (sum(0) would read 0 as ScalarType.Byte)
+        Assert.That(MaxAbs(x.grad!, expected), Is.LessThanOrEqualTo(1e-5));
+    }
+
+    [Test]
     public void DequantizedWeightIsWithinHalfAStepOfTheOriginal()
     {
         using var scope = NewDisposeScope();
