@@ -116,6 +116,30 @@ public class ChatClientAndDependencyInjectionTests
     }
 
     [Test]
+    public async Task Int8WeightsOptionQuantizesTheFrozenProjectionsOnly()
+    {
+        string folder = BundledModel.Folder();
+        var services = new ServiceCollection();
+        services.AddTransformerSquared(o =>
+        {
+            o.ModelFolder = folder;
+            o.ExpertFolders.Add(Path.Combine(folder, "experts"));
+            o.Categories["math"] = "arith";
+            o.Int8Weights = true;
+        });
+        await using var provider = services.BuildServiceProvider();
+        var pipeline = provider.GetRequiredService<TransformerSquared>();
+        var model = pipeline.Backbone.Model;
+        var quantized = model.modules().OfType<Transformer2.Core.Quantization.Q8Linear>().Select(q => q.Name).ToList();
+        int layers = model.Config.NumHiddenLayers;
+        Assert.That(quantized, Has.Count.EqualTo(4 * layers + 1), "q/k/v/o per layer and the (tied) head");
+        Assert.That(quantized.Any(n => n.Contains(".mlp.", StringComparison.Ordinal)), Is.False, "the SVF-adapted MLP stays in F32");
+        Assert.That(pipeline.Backbone.Layers, Has.Count.EqualTo(3 * layers));
+        var answer = await pipeline.AnswerAsync([Transformer2.Models.Chat.ChatMessage.User("What is 3+4?")], new AnswerOptions { MaxNewTokens = 12 });
+        Assert.That(answer.Answer, Is.Not.Empty);
+    }
+
+    [Test]
     public void InvalidOptionsFailWithMessagesNamingTheSetting()
     {
         var services = new ServiceCollection();
