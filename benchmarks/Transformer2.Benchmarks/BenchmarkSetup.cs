@@ -37,11 +37,15 @@ public static class BenchmarkSetup
 }
 
 /// <summary>Few, long iterations: single operations here take from milliseconds to seconds.</summary>
-public sealed class HeavyOperationConfig : ManualConfig
+public class HeavyOperationConfig : ManualConfig
 {
-    public HeavyOperationConfig()
+    public HeavyOperationConfig() : this(warmups: 1, iterations: 5)
     {
-        AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(5).WithInvocationCount(1).WithUnrollFactor(1));
+    }
+
+    protected HeavyOperationConfig(int warmups, int iterations)
+    {
+        AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(warmups).WithIterationCount(iterations).WithInvocationCount(1).WithUnrollFactor(1));
         WithOption(ConfigOptions.DisableOptimizationsValidator, false);
         // The generated project copies ~1 GB of libtorch; on a busy 2-core machine that outlasts the default 2 minutes.
         WithBuildTimeout(TimeSpan.FromMinutes(15));
@@ -53,12 +57,9 @@ public sealed class HeavyOperationConfig : ManualConfig
 /// iterations. With one warm-up the managed kernels could still be running tier-0 or OSR code during the measurement
 /// (a single-thread check measured a tier-0 int8 product 4× slower than its tier-1 code).
 /// </summary>
-public sealed class DecodeComparisonConfig : ManualConfig
+public sealed class DecodeComparisonConfig : HeavyOperationConfig
 {
-    public DecodeComparisonConfig()
+    public DecodeComparisonConfig() : base(warmups: 5, iterations: 10)
     {
-        AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(5).WithIterationCount(10).WithInvocationCount(1).WithUnrollFactor(1));
-        WithOption(ConfigOptions.DisableOptimizationsValidator, false);
-        WithBuildTimeout(TimeSpan.FromMinutes(15));
     }
 }

@@ -26,8 +26,7 @@ internal static class DemoFewShotTuning
     {
         var suite = new DemoSuite();
         var task = suite.Unseen.FirstOrDefault(t => t.Name == family) ?? throw new ArgumentException($"--family '{family}' is not an unseen family ({string.Join(", ", suite.Unseen.Select(t => t.Name))}).");
-        var valid = task.GetItems(TaskSplit.Valid);
-        var holdout = valid.Skip(valid.Count - HoldoutItems).ToList();
+        var holdout = Holdout(task, searched: 0);
         await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite);
         var lines = new List<string> { $"| α {first} \\ α {second} | " + string.Join(" | ", Enumerable.Range(0, steps + 1).Select(j => (maxWeight * j / steps).ToString("F2", CultureInfo.InvariantCulture))) + " |",
             "|---|" + string.Concat(Enumerable.Repeat("---|", steps + 1)) };
@@ -51,18 +50,21 @@ internal static class DemoFewShotTuning
         foreach (var line in lines) console.Line(line);
     }
 
+    /// <summary>The last <see cref="HoldoutItems"/> validation items of <paramref name="task"/>, after room for <paramref name="searched"/> shots.</summary>
+    static IReadOnlyList<TaskItem> Holdout(FamilyTask task, int searched)
+    {
+        var valid = task.GetItems(TaskSplit.Valid);
+        if (valid.Count < HoldoutItems + searched)
+            throw new ArgumentException($"{task.Name} has {valid.Count} validation items; {searched} shots and {HoldoutItems} held out need {HoldoutItems + searched}.");
+        return valid.Skip(valid.Count - HoldoutItems).ToList();
+    }
+
     public static async Task RunAsync(string modelFolder, string expertsFolder, IReadOnlyList<int> shots, int population, int generations, DemoConsole console,
         CancellationToken cancellationToken)
     {
         var suite = new DemoSuite();
         var rows = new List<string>();
-        IReadOnlyList<TaskItem> Holdout(FamilyTask task)
-        {
-            var valid = task.GetItems(TaskSplit.Valid);
-            if (valid.Count < HoldoutItems + shots.Max())
-                throw new ArgumentException($"{task.Name} has {valid.Count} validation items; {shots.Max()} shots and {HoldoutItems} held out need {HoldoutItems + shots.Max()}.");
-            return valid.Skip(valid.Count - HoldoutItems).ToList();
-        }
+        IReadOnlyList<TaskItem> Holdout(FamilyTask task) => DemoFewShotTuning.Holdout(task, searched: shots.Max());
 
         await using (var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite))
         {

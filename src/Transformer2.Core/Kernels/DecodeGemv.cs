@@ -110,10 +110,10 @@ public static unsafe class DecodeGemv
     public static bool TryQ8(Tensor input, Tensor quantized, Tensor scales, Tensor? bias, [NotNullWhen(true)] out Tensor? output)
     {
         output = null;
-        if (!Enabled || quantized.ndim != 2) return false;
+        if (quantized.ndim != 2) return false;
         long rows = quantized.shape[0], cols = quantized.shape[1];
-        if (input.device_type != DeviceType.CPU || input.ndim < 1 || input.shape[^1] != cols || input.NumberOfElements != cols
-            || input.dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || cols % Q8Kernels.BlockSize != 0) return false;
+        // F32 inputs need no opt-in here: libtorch has no int8 product to fall back on.
+        if (!InputApplies(input, cols, allowFloat32: true) || cols % Q8Kernels.BlockSize != 0) return false;
         if (!MatrixApplies(quantized, ScalarType.Int8, rows, cols) || !MatrixApplies(scales, ScalarType.Float32, rows, cols / Q8Kernels.BlockSize)
             || !BiasApplies(bias, rows) || !NeedsNoGraph(input, bias)) return false;
         output = Q8(input, quantized, scales, bias, PartsFor(quantized));
@@ -219,9 +219,9 @@ public static unsafe class DecodeGemv
     }
 
     /// <summary>One CPU row of F32 or BF16 with <paramref name="inFeatures"/> values, kernels switched on.</summary>
-    static bool InputApplies(Tensor input, long inFeatures) =>
+    static bool InputApplies(Tensor input, long inFeatures, bool? allowFloat32 = null) =>
         Enabled && input.device_type == DeviceType.CPU && input.ndim >= 1 && input.shape[^1] == inFeatures && input.NumberOfElements == inFeatures
-        && (input.dtype == ScalarType.BFloat16 || (input.dtype == ScalarType.Float32 && Float32Enabled));
+        && (input.dtype == ScalarType.BFloat16 || (input.dtype == ScalarType.Float32 && (allowFloat32 ?? Float32Enabled)));
 
     /// <summary>A contiguous CPU matrix [rows, cols] of <paramref name="dtype"/> that a span can cover (2 GiB at most).</summary>
     static bool MatrixApplies(Tensor matrix, ScalarType dtype, long rows, long cols) =>

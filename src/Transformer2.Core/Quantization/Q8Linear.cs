@@ -110,10 +110,20 @@ public sealed class Q8Linear : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var shape = input.shape;
         long blocks = shape[^1] / BlockSize;
-        var x = input.to(ScalarType.Float32).reshape(-1, blocks, BlockSize);      // [rows, blocks, 32]
-        var d = x.abs().amax(new long[] { -1 }, keepdim: true) / 127f;             // [rows, blocks, 1]
-        var q = RoundHalfAway(x * where(d.ne(0), d.reciprocal(), zeros_like(d)));
+        var (q, d) = RoundBlocks(input.to(ScalarType.Float32).reshape(-1, blocks, BlockSize));   // [rows, blocks, 32], [rows, blocks, 1]
         return (q * d).view(shape).to(input.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The Q8_0 rule on blocks [..., 32] (F32): d = max|v|/127 per block [..., 1] and q = roundf(v/d) (0 where d = 0),
+    /// q still in F32. Weights and decode inputs are rounded by it alike.
+    /// </summary>
+    static (Tensor Values, Tensor Scale) RoundBlocks(Tensor blocks)
+    {
+        using var scope = NewDisposeScope();
+        var d = blocks.abs().amax(new long[] { -1 }, keepdim: true) / 127f;
+        var q = RoundHalfAway(blocks * where(d.ne(0), d.reciprocal(), zeros_like(d)));
+        return (q.MoveToOuterDisposeScope(), d.MoveToOuterDisposeScope());
     }
 
     /// <summary>
@@ -152,12 +162,9 @@ public sealed class Q8Linear : nn.Module<Tensor, Tensor>
         {
             using var scope = NewDisposeScope();
             long count = Math.Min(chunk, rows - start);
-            var w = weight.detach().narrow(0, start, count).to(ScalarType.Float32).reshape(count, blocks, BlockSize);   // [rows, blocks, 32]
-            var d = w.abs().amax(new long[] { -1 }) / 127f;                                                          // [rows, blocks]
-            var inverse = where(d.ne(0), d.reciprocal(), zeros_like(d));
-            var q = RoundHalfAway(w * inverse.unsqueeze(-1)).clamp(-127, 127).to(ScalarType.Int8);
-            quantized.narrow(0, start, count).copy_(q.view(count, cols));
-            scales.narrow(0, start, count).copy_(d.to(ScalarType.Float16).to(ScalarType.Float32));   // Q8_0 keeps d in F16
+            var (q, d) = RoundBlocks(weight.detach().narrow(0, start, count).to(ScalarType.Float32).reshape(count, blocks, BlockSize));
+            quantized.narrow(0, start, count).copy_(q.clamp(-127, 127).to(ScalarType.Int8).view(count, cols));
+            scales.narrow(0, start, count).copy_(d.view(count, blocks).to(ScalarType.Float16).to(ScalarType.Float32));   // Q8_0 keeps d in F16
         }
         return (quantized, scales);
     }

@@ -6,6 +6,10 @@ namespace Transformer2.Models.Generation;
 /// <summary>The token-choice rules of <see cref="GenerationOptions"/>, on float32 logits [B, V].</summary>
 internal static class LogitsProcessor
 {
+    // One Scalar for the process: an implicit per-call one is unreachable once its handle is passed, and the finalizer
+    // thread can free it during the native call (see LlamaModel.BuildMask).
+    static readonly Scalar MinusInfinity = double.NegativeInfinity.ToScalar();
+
     /// <summary>Divides positive and multiplies negative logits of every id in <paramref name="seen"/> [B, S] by <paramref name="penalty"/>.</summary>
     public static Tensor RepetitionPenalty(Tensor logits, Tensor seen, double penalty)
     {
@@ -23,8 +27,7 @@ internal static class LogitsProcessor
         if (k >= logits.shape[1]) return logits.clone().MoveToOuterDisposeScope();
         var (values, _) = logits.topk(k, dim: 1);
         var threshold = values.narrow(1, k - 1, 1); // [B, 1]
-        using var minusInfinity = double.NegativeInfinity.ToScalar();   // kept alive through the call (see LlamaModel.BuildMask)
-        return logits.masked_fill(logits.lt(threshold), minusInfinity).MoveToOuterDisposeScope();
+        return logits.masked_fill(logits.lt(threshold), MinusInfinity).MoveToOuterDisposeScope();
     }
 
     /// <summary>Keeps the smallest set of most likely tokens whose probability reaches <paramref name="p"/> (at least one), sets the rest to -inf.</summary>
@@ -36,8 +39,7 @@ internal static class LogitsProcessor
         var before = probabilities.cumsum(1) - probabilities; // mass of strictly more likely tokens
         var dropSorted = before.ge(p);
         var drop = zeros_like(dropSorted).scatter_(1, order, dropSorted); // back to vocabulary order
-        using var minusInfinity = double.NegativeInfinity.ToScalar();   // kept alive through the call (see LlamaModel.BuildMask)
-        return logits.masked_fill(drop, minusInfinity).MoveToOuterDisposeScope();
+        return logits.masked_fill(drop, MinusInfinity).MoveToOuterDisposeScope();
     }
 
     /// <summary>Chooses the next token of each row: greedy when temperature is 0, otherwise sampled. Returns int64 [B].</summary>

@@ -122,8 +122,8 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         if (quantization == WeightQuantization.None) return model;
         try
         {
-            model.QuantizeWeights(cancellationToken);
-            logger?.LogInformation("Stored {Count} projection weights of {Folder} as int8 blocks", model.modules().OfType<Q8Linear>().Count(), folder);
+            var quantized = model.QuantizeWeights(cancellationToken);
+            logger?.LogInformation("Stored {Count} projection weights of {Folder} as int8 blocks", quantized.Count, folder);
             return model;
         }
         catch
