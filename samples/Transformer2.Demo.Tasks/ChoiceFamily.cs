@@ -5,7 +5,7 @@ namespace Transformer2.Demo.Tasks;
 
 /// <summary>
 /// Multiple-choice comparisons: two options, pick the larger (mirrors ARC-Easy, training family), or four options, pick
-/// the largest or the smallest (mirrors ARC-Challenge, unseen). Worked answer: "The larger is 71. Answer: B"; careless
+/// the largest or the smallest (mirrors ARC-Challenge, unseen). Worked answer: "Larger: 71. Answer: B"; careless
 /// answer: a wrong letter, "Answer: A".
 /// </summary>
 public sealed class ChoiceFamily(bool hard) : SyntheticFamily
@@ -36,8 +36,10 @@ public sealed class ChoiceFamily(bool hard) : SyntheticFamily
         var text = new StringBuilder(favoured ? $"Which number is the {goal}?" : $"Pick the {goal} number.");
         for (int i = 0; i < count; i++) text.Append('\n').Append(Letter(i)).Append(") ").Append(values[i]);
         int wrong = (best + 1 + random.Next(count - 1)) % count;
-        string bestValue = values[best].ToString(CultureInfo.InvariantCulture);
-        return new SyntheticProblem(text.ToString(), $"The {goal} is {bestValue}. Answer: {Letter(best)}", $"Answer: {Letter(wrong)}", Letter(best).ToString(), [favoured]);
+        // The worked answer does not start with "The": arithmetic's careless answer does ("The answer is 13."), and inside the
+        // two-skill family a choice expert that pushes answers towards "The" made the arithmetic line careless.
+        string working = $"{char.ToUpperInvariant(goal[0])}{goal[1..]}: {values[best].ToString(CultureInfo.InvariantCulture)}.";
+        return new SyntheticProblem(text.ToString(), $"{working} Answer: {Letter(best)}", $"Answer: {Letter(wrong)}", Letter(best).ToString(), [favoured]);
     }
 
     static char Letter(int index) => (char)('A' + index);

@@ -1,3 +1,5 @@
+using Transformer2.Training.Tasks;
+
 namespace Transformer2.Demo.Tasks;
 
 /// <summary>
@@ -26,6 +28,15 @@ public sealed class TwoSkillFamily : SyntheticFamily
         // One answer line per part; pre-training draws each line's style from its own part's phrasing (AnswerStyle).
         return new SyntheticProblem($"{first.Prompt}\n{second.Prompt}", $"{first.Solution}\n{second.Solution}", $"{first.Careless}\n{second.Careless}",
             $"{first.Expected}|{second.Expected}", [.. first.Favoured, .. second.Favoured]);
+    }
+
+    /// <summary>Whether each answer line of <paramref name="completion"/> is right: the arithmetic line, then the choice line.</summary>
+    public (bool Arithmetic, bool Choice) LinesRight(TaskItem item, string completion)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        ArgumentNullException.ThrowIfNull(completion);
+        var expected = item.Metadata.TryGetValue(FamilyTask.ExpectedKey, out var e) ? e.Split('|') : ["", ""];
+        return (_arithmetic.Extract(completion) == expected[0], _choice.Extract(completion) == expected[^1]);
     }
 
     /// <inheritdoc />

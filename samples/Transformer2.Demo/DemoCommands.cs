@@ -95,7 +95,9 @@ internal static class DemoCommands
         var options = new NextTokenOptions
         {
             BatchSize = 32,
-            MicroBatchSize = 8,
+            // Length-grouped micro-batches: a ~430-token classification prompt no longer pads seven short items to its length.
+            MicroBatchSize = 32,
+            MicroBatchTokens = 1024,
             Epochs = epochs ?? BaseEpochs,
             LearningRate = 3e-3,
             WeightDecay = 0.01,

@@ -48,7 +48,33 @@ internal static class DemoFewShotTuning
         console.Line($"{family}: held-out validation items right (last {HoldoutItems}) for z' = α_{first}·z_{first} + α_{second}·z_{second} (α = 0, 0: base model)");
         console.Line("");
         foreach (var line in lines) console.Line(line);
+
+        // Per-matrix mixtures the global grid cannot express: one expert whole in the lower layers, the other in the rest
+        // (weights 1 and 0 per matrix, so neither effect is diluted by the convex combination a global mixture makes).
+        var targets = t2.Experts[first].Targets.ToList();
+        int layers = targets.Select(LayerOf).Max() + 1;
+        var splits = new List<string> { "| expert on the lower layers | expert on the upper layers | lower layers | right |", "|---|---|---|---|" };
+        foreach (var (lower, upper) in new[] { (first, second), (second, first) })
+            for (int cut = 1; cut < layers; cut++)
+            {
+                var alpha = new double[2, targets.Count];
+                for (int m = 0; m < targets.Count; m++)
+                {
+                    bool below = LayerOf(targets[m]) < cut;
+                    alpha[0, m] = (lower == first) == below ? 1 : 0;
+                    alpha[1, m] = 1 - alpha[0, m];
+                }
+                var plan = AdaptationPlan.Mixture([first, second], Transformer2.Core.Svf.MixtureWeights.PerMatrix(alpha, targets));
+                var result = await DemoPipeline.EvaluateAsync(t2, task, holdout, "split", new AnswerOptions { Plan = plan }, cancellationToken);
+                splits.Add($"| {lower} | {upper} | 0–{cut - 1} | {result.Correct}/{result.Total} |");
+                console.Line(splits[^1]);
+            }
+        console.Line("");
+        foreach (var line in splits) console.Line(line);
     }
+
+    /// <summary>The decoder layer of a target such as <c>model.layers.3.mlp.up_proj.weight</c>.</summary>
+    static int LayerOf(string target) => int.Parse(target.Split('.')[2], CultureInfo.InvariantCulture);
 
     /// <summary>The last <see cref="HoldoutItems"/> validation items of <paramref name="task"/>, after room for <paramref name="searched"/> shots.</summary>
     static IReadOnlyList<TaskItem> Holdout(FamilyTask task, int searched)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Transformer2.Adaptation.Pipeline;
 using Transformer2.Core.Svd;
+using Transformer2.Core.Svf;
 using Transformer2.Demo.Tasks;
 using Transformer2.Training.Lora;
 using Transformer2.Training.NextToken;
@@ -371,6 +372,45 @@ internal static class DemoReport
         console.Text("| family | model | favoured phrasing | other phrasing | first other-phrasing answer |");
         console.Text("|---|---|---|---|---|");
         foreach (var row in rows) console.Text(row);
+        if (experts) await ProbeTwoSkillLinesAsync(t2, suite, console, cancellationToken);
+    }
+
+    /// <summary>
+    /// The two-skill family line by line (validation items): how often each answer line is right with no expert, each
+    /// expert alone and the two experts summed — whether each expert fixes its own line and leaves the other alone, which
+    /// is what gives a mixture something to find.
+    /// </summary>
+    static async Task ProbeTwoSkillLinesAsync(TransformerSquared t2, DemoSuite suite, DemoConsole console, CancellationToken cancellationToken)
+    {
+        foreach (var task in suite.Unseen.Where(t => t.Family is TwoSkillFamily))
+        {
+            var family = (TwoSkillFamily)task.Family;
+            string[] pair = ["arith", "choice"];
+            if (!pair.All(t2.Experts.Contains)) continue;
+            var plans = new List<(string Name, AdaptationPlan Plan)> { ("base", AdaptationPlan.Base) };
+            plans.AddRange(pair.Select(e => (e, AdaptationPlan.Single(e))));
+            plans.Add(("arith + choice", AdaptationPlan.Mixture(pair, MixtureWeights.Global([1.0, 1.0]))));
+            var items = task.GetItems(TaskSplit.Valid);
+            console.Text($"{task.Name}, {items.Count} validation items, line by line");
+            console.Text("| model | arithmetic line right | choice line right | both right | first answer |");
+            console.Text("|---|---|---|---|---|");
+            foreach (var (name, plan) in plans)
+            {
+                int arithmetic = 0, choice = 0, both = 0;
+                string first = "";
+                foreach (var item in items)
+                {
+                    string answer = (await t2.AnswerAsync(task.BuildMessages(item), new AnswerOptions { Plan = plan }, cancellationToken)).Answer;
+                    if (first.Length == 0) first = OneLine(answer);
+                    var (a, c) = family.LinesRight(item, answer);
+                    arithmetic += a ? 1 : 0;
+                    choice += c ? 1 : 0;
+                    both += a && c ? 1 : 0;
+                }
+                string Share(int k) => string.Create(CultureInfo.InvariantCulture, $"{100.0 * k / items.Count:F1}% ({k}/{items.Count})");
+                console.Text($"| {name} | {Share(arithmetic)} | {Share(choice)} | {Share(both)} | {first} |");
+            }
+        }
     }
 
     internal static string Pct(EvaluationResult r) => string.Create(CultureInfo.InvariantCulture, $"{100 * r.Accuracy:F1}% ({r.Correct}/{r.Total})");

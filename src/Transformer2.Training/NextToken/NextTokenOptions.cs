@@ -14,6 +14,14 @@ public sealed record NextTokenOptions
     /// <summary>Sequences run through the model together; gradients are accumulated over a batch. Bounds memory.</summary>
     public int MicroBatchSize { get; init; } = 8;
 
+    /// <summary>
+    /// At most this many padded tokens (sequences × longest sequence) per micro-batch, null for no token bound. When set, each
+    /// batch is sorted by length before it is split, so short sequences are not padded to a long one's length (like
+    /// transformers' <c>group_by_length</c>, within a batch): the gradient is the same sum over the batch's solution tokens,
+    /// only cheaper when lengths vary. A sequence longer than the bound gets a micro-batch of its own.
+    /// </summary>
+    public int? MicroBatchTokens { get; init; }
+
     /// <summary>Passes over the training split; the run ends after this many epochs or <see cref="MaxSteps"/>, whichever comes first.</summary>
     public int Epochs { get; init; } = 1;
 
@@ -55,6 +63,7 @@ public sealed record NextTokenOptions
     {
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
         if (MicroBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(MicroBatchSize), MicroBatchSize, "MicroBatchSize must be at least 1.");
+        if (MicroBatchTokens is < 1) throw new ArgumentOutOfRangeException(nameof(MicroBatchTokens), MicroBatchTokens, "MicroBatchTokens must be at least 1 or null.");
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be at least 1.");
         if (MaxSteps is < 0) throw new ArgumentOutOfRangeException(nameof(MaxSteps), MaxSteps, "MaxSteps cannot be negative.");
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be positive.");

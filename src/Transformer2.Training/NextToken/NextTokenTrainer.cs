@@ -194,11 +194,10 @@ public sealed class NextTokenTrainer : IDisposable
         _model.train();
         long tokens = batch.Sum(e => (long)e.Solution.Length);
         double lossSum = 0;
-        for (int start = 0; start < batch.Count; start += _options.MicroBatchSize)
+        foreach (var chunk in MicroBatches(batch, _options))
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var chunk = batch.Skip(start).Take(_options.MicroBatchSize).ToList();
             var negativeLogLikelihood = SolutionNegativeLogLikelihood(chunk);   // summed over the chunk's solution tokens
             (negativeLogLikelihood / tokens).backward();
             lossSum += negativeLogLikelihood.item<float>();
@@ -230,11 +229,10 @@ public sealed class NextTokenTrainer : IDisposable
             double sum = 0;
             long tokens = 0;
             using var noGrad = no_grad();
-            for (int start = 0; start < examples.Count; start += _options.MicroBatchSize)
+            foreach (var chunk in MicroBatches(examples, _options))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
-                var chunk = examples.Skip(start).Take(_options.MicroBatchSize).ToList();
                 sum += SolutionNegativeLogLikelihood(chunk).item<float>();
                 tokens += chunk.Sum(e => (long)e.Solution.Length);
             }
@@ -255,6 +253,33 @@ public sealed class NextTokenTrainer : IDisposable
         using (_policy?.Activate(withGradient: is_grad_enabled())) logits = _model.Forward(ids, attention);
         var logProbs = PolicyGradient.NextTokenLogProbs(logits, ids);   // [b, T−1]
         return (-PolicyGradient.MaskedSum(logProbs, solutionMask).sum()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Splits examples into micro-batches of at most <see cref="NextTokenOptions.MicroBatchSize"/> sequences and, when
+    /// <see cref="NextTokenOptions.MicroBatchTokens"/> is set, at most that many padded tokens, packing the length-sorted examples greedily.
+    /// </summary>
+    internal static IEnumerable<IReadOnlyList<Example>> MicroBatches(IReadOnlyList<Example> examples, NextTokenOptions options)
+    {
+        static int Length(Example e) => e.Prompt.Length + e.Solution.Length;
+        if (options.MicroBatchTokens is not { } budget)
+        {
+            for (int start = 0; start < examples.Count; start += options.MicroBatchSize)
+                yield return examples.Skip(start).Take(options.MicroBatchSize).ToList();
+            yield break;
+        }
+        var chunk = new List<Example>();
+        // Ascending length: the example being added is the chunk's longest, so the padded size is count × its length.
+        foreach (var e in examples.OrderBy(Length))
+        {
+            if (chunk.Count > 0 && (chunk.Count == options.MicroBatchSize || (long)(chunk.Count + 1) * Length(e) > budget))
+            {
+                yield return chunk;
+                chunk = [];
+            }
+            chunk.Add(e);
+        }
+        if (chunk.Count > 0) yield return chunk;
     }
 
     /// <summary>Right-pads prompt + solution; the mask marks next-token positions whose target is a solution token.</summary>

@@ -129,6 +129,11 @@ public class SyntheticFamilyTests
         Assert.That(task.Score(item, $"{careless[0]}\n{worked[1]}").Correct, Is.False);
         Assert.That(task.Score(item, $"{worked[0]}\n{careless[1]}").Correct, Is.False);
         Assert.That(item.Metadata[AnswerStyle.FavouredKey].Split(','), Has.Length.EqualTo(2), "each line keeps its own phrasing");
+        var family = (TwoSkillFamily)task.Family;
+        Assert.That(family.LinesRight(item, $"{worked[0]}\n{worked[1]}"), Is.EqualTo((true, true)));
+        Assert.That(family.LinesRight(item, $"{careless[0]}\n{worked[1]}"), Is.EqualTo((false, true)));
+        Assert.That(family.LinesRight(item, $"{worked[0]}\n{careless[1]}"), Is.EqualTo((true, false)));
+        Assert.That(worked[1], Does.Not.StartWith("The"), "the choice line's worked answer does not open like arithmetic's careless one");
     }
 
     [Test]

@@ -113,6 +113,51 @@ public class NextTokenTrainerTests
     }
 
     [Test]
+    public void TokenBoundedMicroBatchesPackLengthSortedExamplesWithinBothBounds()
+    {
+        // Lengths 3, 10, 2, 9, 4, 3 (prompt + solution); budget 12 padded tokens, at most 3 sequences.
+        int[] lengths = [3, 10, 2, 9, 4, 3];
+        var examples = lengths.Select((n, i) => new NextTokenTrainer.Example($"e{i}", [1], Enumerable.Repeat(5, n - 1).ToArray())).ToList();
+        var options = new NextTokenOptions { MicroBatchSize = 3, MicroBatchTokens = 12 };
+        var chunks = NextTokenTrainer.MicroBatches(examples, options).Select(c => c.Select(e => e.Id).ToList()).ToList();
+        // Sorted: e2(2) e0(3) e5(3) e4(4) e3(9) e1(10): [e2 e0 e5] hits the 3-sequence cap, 2 × 9 > 12 splits e4 from e3, e1 alone.
+        Assert.That(chunks, Is.EqualTo(new[] { new[] { "e2", "e0", "e5" }, new[] { "e4" }, new[] { "e3" }, new[] { "e1" } }));
+        Assert.That(NextTokenTrainer.MicroBatches(examples, options with { MicroBatchTokens = null }).Select(c => c.Count), Is.EqualTo(new[] { 3, 3 }),
+            "without a token bound the order is kept and only the sequence count splits");
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => (Options with { MicroBatchTokens = 0 }).Validate())!.ParamName, Is.EqualTo("MicroBatchTokens"));
+    }
+
+    [Test]
+    public void TokenBoundedMicroBatchesTrainTheSameModel()
+    {
+        // Solutions of 1–5 repeats: lengths vary, so the token bound regroups the batch; the loss is still summed over the
+        // batch's solution tokens, so training matches fixed-size micro-batches up to float summation order.
+        var task = VaryingLengthTask();
+        var settings = Options with { MaxSteps = 6, ValidationInterval = 0, LearningRate = 3e-3 };
+        float[] Train(NextTokenOptions options)
+        {
+            using var model = LoraFixture.PlainModel();
+            using var trainer = new NextTokenTrainer(model, model.parameters(), Tokenizer, Template, task, options);
+            trainer.TrainAsync().GetAwaiter().GetResult();
+            return model.parameters().SelectMany(p => p.detach().flatten().data<float>().ToArray()).ToArray();
+        }
+        var fixedSize = Train(settings);
+        var bounded = Train(settings with { MicroBatchSize = 8, MicroBatchTokens = 12 });
+        double maxDifference = fixedSize.Zip(bounded, (a, b) => Math.Abs(a - b)).Max();
+        TestContext.Out.WriteLine($"largest parameter difference after 6 steps: {maxDifference:G3}");
+        Assert.That(maxDifference, Is.LessThan(1e-4));
+        Assert.That(fixedSize.Zip(Train(settings with { MaxSteps = 1 }), (a, b) => Math.Abs(a - b)).Max(), Is.GreaterThan(1e-3), "the comparison can fail: training moves the weights");
+    }
+
+    static DelegateTask VaryingLengthTask()
+    {
+        const string a = TrainerFixture.Alphabet;
+        List<TaskItem> Items(string prefix, int n, int offset) => Enumerable.Range(offset, n)
+            .Select(i => new TaskItem($"{prefix}{i}", $"{a[i % 7]}{a[(i / 7) % 8]}") with { References = [new string(a[(i % 7) + 1], 1 + i % 5)] }).ToList();
+        return DelegateTask.WithReward("varying", new TaskSplits(Items("t", 24, 0), Items("v", 8, 24), [], []), null, (_, _) => 0, new GenerationSettings(4, 64, []));
+    }
+
+    [Test]
     public void SolutionsAreTheReferencePlusEos()
     {
         using var model = LoraFixture.PlainModel();
