@@ -9,13 +9,14 @@ namespace Transformer2.Benchmarks;
 
 /// <summary>
 /// One epoch of next-token training (4 steps of 32 sequences) on a model of the demo's base-model shape (hidden 128,
-/// 4 layers, byte tokenizer) over a mixture like its pre-training text: mostly ~80-token items and one ~450-token
-/// classification prompt in every 25 — fixed micro-batches of 8 (each pads to its longest sequence) vs token-bounded
+/// 4 layers, byte tokenizer) over a mixture like its pre-training text: mostly ~200-token items and one ~550-token
+/// prompt in every 25 (the byte tokenizer spells the chat template out) — fixed micro-batches of 8 (each pads to its longest sequence) vs token-bounded
 /// micro-batches of at most 1,024 padded tokens over the length-sorted batch (<see cref="NextTokenOptions.MicroBatchTokens"/>).
 /// </summary>
 [Config(typeof(HeavyOperationConfig))]
 public class NextTokenBenchmarks
 {
+    // One model keeps training across iterations and both methods: the timing does not depend on the weights.
     LlamaForCausalLM _model = null!;
     DelegateTask _task = null!;
     readonly ByteTokenizer _tokenizer = new();

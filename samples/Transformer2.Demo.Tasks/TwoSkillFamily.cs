@@ -30,7 +30,10 @@ public sealed class TwoSkillFamily : SyntheticFamily
             $"{first.Expected}|{second.Expected}", [.. first.Favoured, .. second.Favoured]);
     }
 
-    /// <summary>Whether each answer line of <paramref name="completion"/> is right: the arithmetic line, then the choice line.</summary>
+    /// <summary>
+    /// Whether each part of <paramref name="completion"/> is right as the family's scorer reads it: its first "The answer is N"
+    /// (the arithmetic line) and its first "Answer: X" (the choice line).
+    /// </summary>
     public (bool Arithmetic, bool Choice) LinesRight(TaskItem item, string completion)
     {
         ArgumentNullException.ThrowIfNull(item);

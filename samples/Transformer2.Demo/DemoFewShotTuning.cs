@@ -49,8 +49,8 @@ internal static class DemoFewShotTuning
         console.Line("");
         foreach (var line in lines) console.Line(line);
 
-        // Per-matrix mixtures the global grid cannot express: one expert whole in the lower layers, the other in the rest
-        // (weights 1 and 0 per matrix, so neither effect is diluted by the convex combination a global mixture makes).
+        // Per-layer placement, which one weight per expert cannot express: one expert whole in the lower layers, the other
+        // in the rest (weights 1 and 0 per matrix, so each matrix gets exactly one expert's rescaling).
         var targets = t2.Experts[first].Targets.ToList();
         int layers = targets.Select(LayerOf).Max() + 1;
         var splits = new List<string> { "| expert on the lower layers | expert on the upper layers | lower layers | right |", "|---|---|---|---|" };
