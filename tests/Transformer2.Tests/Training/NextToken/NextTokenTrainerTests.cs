@@ -14,15 +14,18 @@ public class NextTokenTrainerTests
     static readonly CharTokenizer Tokenizer = new(TrainerFixture.Alphabet);
     static readonly PlainTemplate Template = new();
 
-    /// <summary>Prompt: two letters; solution: the letter after the first, three times (a learnable mapping).</summary>
-    static DelegateTask SolutionTask(int trainItems = 24, int validItems = 8, bool withReferences = true)
+    /// <summary>
+    /// Prompt: two letters; solution: the letter after the first, three times (a learnable mapping), or 1–5 times when
+    /// <paramref name="varyingLengths"/> (so sequences differ in length).
+    /// </summary>
+    static DelegateTask SolutionTask(int trainItems = 24, int validItems = 8, bool withReferences = true, bool varyingLengths = false)
     {
         const string a = TrainerFixture.Alphabet;
         List<TaskItem> Items(string prefix, int n, int offset) => Enumerable.Range(offset, n).Select(i =>
         {
             char first = a[i % 7], second = a[(i / 7) % 8];
             var item = new TaskItem($"{prefix}{i}", $"{first}{second}");
-            return withReferences ? item with { References = [new string(a[(i % 7) + 1], 3)] } : item;
+            return withReferences ? item with { References = [new string(a[(i % 7) + 1], varyingLengths ? 1 + i % 5 : 3)] } : item;
         }).ToList();
         var splits = new TaskSplits(Items("t", trainItems, 0), Items("v", validItems, trainItems), [], []);
         return DelegateTask.WithReward("next-letter", splits, null, (_, _) => 0, new GenerationSettings(4, 64, []));
@@ -132,7 +135,7 @@ public class NextTokenTrainerTests
     {
         // Solutions of 1–5 repeats: lengths vary, so the token bound regroups the batch; the loss is still summed over the
         // batch's solution tokens, so training matches fixed-size micro-batches up to float summation order.
-        var task = VaryingLengthTask();
+        var task = SolutionTask(varyingLengths: true);
         var settings = Options with { MaxSteps = 6, ValidationInterval = 0, LearningRate = 3e-3 };
         float[] Train(NextTokenOptions options)
         {
@@ -147,14 +150,6 @@ public class NextTokenTrainerTests
         TestContext.Out.WriteLine($"largest parameter difference after 6 steps: {maxDifference:G3}");
         Assert.That(maxDifference, Is.LessThan(1e-4));
         Assert.That(fixedSize.Zip(Train(settings with { MaxSteps = 1 }), (a, b) => Math.Abs(a - b)).Max(), Is.GreaterThan(1e-3), "the comparison can fail: training moves the weights");
-    }
-
-    static DelegateTask VaryingLengthTask()
-    {
-        const string a = TrainerFixture.Alphabet;
-        List<TaskItem> Items(string prefix, int n, int offset) => Enumerable.Range(offset, n)
-            .Select(i => new TaskItem($"{prefix}{i}", $"{a[i % 7]}{a[(i / 7) % 8]}") with { References = [new string(a[(i % 7) + 1], 1 + i % 5)] }).ToList();
-        return DelegateTask.WithReward("varying", new TaskSplits(Items("t", 24, 0), Items("v", 8, 24), [], []), null, (_, _) => 0, new GenerationSettings(4, 64, []));
     }
 
     [Test]
