@@ -5,8 +5,8 @@ namespace Transformer2.Demo.Tasks;
 
 /// <summary>
 /// Multiple-choice comparisons: two options, pick the larger (mirrors ARC-Easy, training family), or four options, pick
-/// the largest or the smallest (mirrors ARC-Challenge, unseen). Worked answer: "Larger: 71. Answer: B"; careless
-/// answer: a wrong letter, "Answer: A".
+/// the largest or the smallest (mirrors ARC-Challenge, unseen). Worked answer: "Check larger: 71. Answer: B" (four
+/// options: "Check smallest: 11. Answer: D"); careless answer: a wrong letter, "Answer: A".
 /// </summary>
 public sealed class ChoiceFamily(bool hard) : SyntheticFamily
 {
@@ -36,9 +36,12 @@ public sealed class ChoiceFamily(bool hard) : SyntheticFamily
         var text = new StringBuilder(favoured ? $"Which number is the {goal}?" : $"Pick the {goal} number.");
         for (int i = 0; i < count; i++) text.Append('\n').Append(Letter(i)).Append(") ").Append(values[i]);
         int wrong = (best + 1 + random.Next(count - 1)) % count;
-        // The worked answer does not start with "The": arithmetic's careless answer does ("The answer is 13."), and inside the
-        // two-skill family a choice expert that pushes answers towards "The" made the arithmetic line careless.
-        string working = $"{char.ToUpperInvariant(goal[0])}{goal[1..]}: {values[best].ToString(CultureInfo.InvariantCulture)}.";
+        // Every worked answer opens with the same word whatever the goal, so the choice of working it out is one token, the
+        // same after two options and after four: what the choice expert learns to prefer there carries over to choice2
+        // ("Larger:" vs "Largest:"/"Smallest:" were different first tokens, and it did not). It does not start with "The":
+        // arithmetic's careless answer does ("The answer is 13."), and inside the two-skill family a choice expert that
+        // pushed answers towards "The" made the arithmetic line careless.
+        string working = $"Check {goal}: {values[best].ToString(CultureInfo.InvariantCulture)}.";
         return new SyntheticProblem(text.ToString(), $"{working} Answer: {Letter(best)}", $"Answer: {Letter(wrong)}", Letter(best).ToString(), [favoured]);
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Transformer2.Adaptation.Pipeline;
 using Transformer2.Adaptation.Search;
+using Transformer2.Core.Svf;
 using Transformer2.Demo.Tasks;
 using Transformer2.Training.Tasks;
 
@@ -22,12 +23,12 @@ internal static class DemoFewShotTuning
     /// of the two experts does better than each alone, independently of how CEM searches.
     /// </summary>
     public static async Task GridAsync(string modelFolder, string expertsFolder, string family, string first, string second, int steps, double maxWeight,
-        DemoConsole console, CancellationToken cancellationToken)
+        MixtureSemantics semantics, DemoConsole console, CancellationToken cancellationToken)
     {
         var suite = new DemoSuite();
         var task = suite.Unseen.FirstOrDefault(t => t.Name == family) ?? throw new ArgumentException($"--family '{family}' is not an unseen family ({string.Join(", ", suite.Unseen.Select(t => t.Name))}).");
         var holdout = Holdout(task, searched: 0);
-        await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite);
+        await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite, semantics: semantics);
         var lines = new List<string> { $"| α {first} \\ α {second} | " + string.Join(" | ", Enumerable.Range(0, steps + 1).Select(j => (maxWeight * j / steps).ToString("F2", CultureInfo.InvariantCulture))) + " |",
             "|---|" + string.Concat(Enumerable.Repeat("---|", steps + 1)) };
         for (int i = 0; i <= steps; i++)
@@ -85,8 +86,8 @@ internal static class DemoFewShotTuning
         return valid.Skip(valid.Count - HoldoutItems).ToList();
     }
 
-    public static async Task RunAsync(string modelFolder, string expertsFolder, IReadOnlyList<int> shots, int population, int generations, DemoConsole console,
-        CancellationToken cancellationToken)
+    public static async Task RunAsync(string modelFolder, string expertsFolder, IReadOnlyList<int> shots, int population, int generations, MixtureSemantics semantics,
+        DemoConsole console, CancellationToken cancellationToken)
     {
         var suite = new DemoSuite();
         var rows = new List<string>();
@@ -109,7 +110,7 @@ internal static class DemoFewShotTuning
         foreach (int count in shots)
         {
             var search = new SearchOptions { PopulationSize = population, Generations = generations, Seed = suite.Seed };
-            await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.FewShot, suite, search, fewShotExamples: count);
+            await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.FewShot, suite, search, fewShotExamples: count, semantics: semantics);
             foreach (var task in suite.Unseen)
             {
                 var took = await DemoPipeline.TimeAsync(() => t2.AdaptToTaskAsync(task.Name, null, cancellationToken));

@@ -175,6 +175,7 @@ internal static class DemoReport
         CancellationToken cancellationToken)
     {
         var columns = new List<(string Name, Dictionary<string, EvaluationResult> Results)>();
+        var singles = new Dictionary<(string Family, string Expert), EvaluationResult>();
         // Table 3 alone (--tables 3) times only the two strategies with a pass 1 per prompt.
         var modes = tables is null || tables.Contains(2)
             ? new[] { DispatchMode.Fixed, DispatchMode.Prompt, DispatchMode.ClassificationExpert, DispatchMode.FewShot }
@@ -199,6 +200,10 @@ internal static class DemoReport
                     _ => null,
                 };
                 results[task.Name] = await EvaluateAsync(console, t2, task, name, options, cancellationToken);
+                // The two-skill family under each expert alone: what a few-shot mixture has to beat.
+                if (mode == DispatchMode.Fixed && task.Family is TwoSkillFamily && (tables is null || tables.Contains(2)))
+                    foreach (var expert in suite.Training)
+                        singles[(task.Name, expert.Name)] = await EvaluateAsync(console, t2, task, $"{expert.Name} expert", new AnswerOptions { Plan = AdaptationPlan.Single(expert.Name) }, cancellationToken);
             }
             columns.Add((name, results));
         }
@@ -220,6 +225,16 @@ internal static class DemoReport
             foreach (var task in suite.Unseen)
                 Line($"| {task.Name} | {Dispatch(prompt[task.Name])} | {Dispatch(classifier[task.Name])} |");
             Line("");
+            var fewShot = columns.Single(c => c.Name == "T² few-shot").Results;
+            foreach (var family in singles.Keys.Select(k => k.Family).Distinct())
+            {
+                Line($"Two-skill family {family}: each expert alone vs the few-shot mixture (same {suite.Scale.Test} held-out items)");
+                Line("");
+                Line("| " + string.Join(" | ", suite.Training.Select(t => $"{t.Name} expert")) + " | T² few-shot |");
+                Line("|" + string.Concat(Enumerable.Repeat("---|", suite.Training.Count + 1)));
+                Line("| " + string.Join(" | ", suite.Training.Select(t => Pct(singles[(family, t.Name)]))) + $" | {Pct(fewShot[family])} |");
+                Line("");
+            }
         }
         Line("Table 3: mean time per prompt, pass 1 (dispatch) vs pass 2 (answer), and the mean tokens each pass reads (prompt) and writes");
         Line("");
@@ -343,11 +358,11 @@ internal static class DemoReport
     /// favoured phrasing (the base model should work those out, so this is how well it has the skill) and after the other
     /// one, for the base model and with the related expert of <paramref name="expertsFolder"/> where one exists.
     /// </summary>
-    public static async Task ProbeAsync(string modelFolder, string expertsFolder, DemoConsole console, CancellationToken cancellationToken)
+    public static async Task ProbeAsync(string modelFolder, string expertsFolder, MixtureSemantics semantics, DemoConsole console, CancellationToken cancellationToken)
     {
         var suite = new DemoSuite();
         bool experts = Directory.Exists(expertsFolder) && Directory.GetFiles(expertsFolder, "*.safetensors").Length > 0;
-        await using var t2 = experts ? DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite)
+        await using var t2 = experts ? DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.Fixed, suite, semantics: semantics)
             : new TransformerSquaredBuilder().UseModelFolder(modelFolder).ConfigureGeneration(g => g with { MaxNewTokens = DemoPipeline.MaxAnswerTokens }).Build();
         var rows = new List<string>();
         foreach (var task in suite.All)
@@ -372,7 +387,7 @@ internal static class DemoReport
         console.Text("| family | model | favoured phrasing | other phrasing | first other-phrasing answer |");
         console.Text("|---|---|---|---|---|");
         foreach (var row in rows) console.Text(row);
-        if (experts) await ProbeTwoSkillLinesAsync(t2, suite, console, cancellationToken);
+        if (experts) await ProbeTwoSkillLinesAsync(t2, suite, semantics, console, cancellationToken);
     }
 
     /// <summary>
@@ -380,7 +395,7 @@ internal static class DemoReport
     /// expert alone and the two experts summed — whether each expert fixes its own line and leaves the other alone, which
     /// is what gives a mixture something to find.
     /// </summary>
-    static async Task ProbeTwoSkillLinesAsync(TransformerSquared t2, DemoSuite suite, DemoConsole console, CancellationToken cancellationToken)
+    static async Task ProbeTwoSkillLinesAsync(TransformerSquared t2, DemoSuite suite, MixtureSemantics semantics, DemoConsole console, CancellationToken cancellationToken)
     {
         foreach (var task in suite.Unseen.Where(t => t.Family is TwoSkillFamily))
         {
@@ -389,7 +404,7 @@ internal static class DemoReport
             if (!pair.All(t2.Experts.Contains)) continue;
             var plans = new List<(string Name, AdaptationPlan Plan)> { ("base", AdaptationPlan.Base) };
             plans.AddRange(pair.Select(e => (e, AdaptationPlan.Single(e))));
-            plans.Add(("arith + choice", AdaptationPlan.Mixture(pair, MixtureWeights.Global([1.0, 1.0]))));
+            plans.Add(($"arith + choice ({semantics})", AdaptationPlan.Mixture(pair, MixtureWeights.Global([1.0, 1.0]))));
             var items = task.GetItems(TaskSplit.Valid);
             console.Text($"{task.Name}, {items.Count} validation items, line by line");
             console.Text("| model | arithmetic line right | choice line right | both right | first answer |");

@@ -106,7 +106,8 @@ public sealed class FewShotStrategy : IDispatchStrategy
             int columns = _perMatrix ? targets.Count : 1;
             var initial = Enumerable.Repeat(1.0 / k, k * columns).ToArray();
 
-            using var blend = context.Applier.Mode == ExpertApplicationMode.Merged
+            // Blending cached compositions needs mixtures linear in α; Parameters semantics composes each candidate instead.
+            using var blend = context.Applier.Mode == ExpertApplicationMode.Merged && context.Applier.Semantics != MixtureSemantics.Parameters
                 ? new SvfBlendCache(
                     targets.ToDictionary(t => t, t => context.Backbone.Layers[t], StringComparer.Ordinal),
                     SvfMixer.MixingBasis(experts.Select(e => e.Vectors).ToList(), experts[0].Metadata.Parameterization, context.Applier.Semantics)

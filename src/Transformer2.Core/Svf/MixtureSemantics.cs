@@ -13,4 +13,12 @@ public enum MixtureSemantics
     /// directly as the multiplier with no sigmoid. Choose this to reproduce the official few-shot numbers.
     /// </summary>
     AuthorsRawVectors,
+
+    /// <summary>
+    /// Mix the trained vectors like the authors' code, z' = f(Σₖ αₖ·pₖ), then map the sum through the experts' own
+    /// parameterisation f (sigmoid(p)·maxMult), as a single expert is applied. α = (1, 0, …) is exactly expert 1, and
+    /// α = (1, 1) adds both experts' changes to p at full strength instead of averaging them, which the renormalised
+    /// multiplier mixtures above cannot do (ΣS/Σ(S⊙z') removes any common scale of α).
+    /// </summary>
+    Parameters,
 }

@@ -149,7 +149,7 @@ public sealed class SvfLinear : nn.Module<Tensor, Tensor>
                 scale = scale.reshape(shape);
             }
             output = (h * scale).matmul(svf_u.t());                                        // [..., k]·[k, out] → [..., out]
-            if (bias is not null) output = output + bias;
+            if (bias is not null) output = KeptScalars.Add(output, bias);
         }
         else
         {

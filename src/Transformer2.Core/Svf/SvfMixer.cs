@@ -39,15 +39,19 @@ public static class SvfMixer
                 var term = semantics == MixtureSemantics.Multipliers ? parameterization.Multiplier(p) : p;
                 sum = sum is null ? term * alpha[k] : sum + term * alpha[k];
             }
+            if (semantics == MixtureSemantics.Parameters) sum = parameterization.Multiplier(sum!);
             mixed[target] = sum!.MoveToOuterDisposeScope();
         }
         return mixed;
     }
 
     /// <summary>Each expert's multiplier zₖ per target, in the space <paramref name="semantics"/> mixes (for <see cref="SvfBlendCache"/>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="semantics"/> is <see cref="MixtureSemantics.Parameters"/>, whose mixtures are not linear in α.</exception>
     public static List<Dictionary<string, Tensor>> MixingBasis(
         IReadOnlyList<IReadOnlyDictionary<string, Tensor>> experts, SvfParameterization parameterization, MixtureSemantics semantics)
     {
+        if (semantics == MixtureSemantics.Parameters)
+            throw new ArgumentException("MixtureSemantics.Parameters maps Σ αₖ·pₖ through the sigmoid, so its mixtures are not linear in α and have no blending basis; compose them directly.", nameof(semantics));
         CheckSameTargets(experts);
         return experts.Select(e => e.ToDictionary(
             kv => kv.Key,

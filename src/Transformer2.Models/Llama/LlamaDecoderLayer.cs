@@ -1,3 +1,4 @@
+using Transformer2.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,7 +31,7 @@ public sealed class LlamaDecoderLayer : nn.Module
     internal Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, bool causal, KvCache? cache)
     {
         using var scope = NewDisposeScope();
-        var attended = hidden + self_attn.Forward(input_layernorm.call(hidden), cos, sin, mask, causal, cache);
-        return (attended + mlp.call(post_attention_layernorm.call(attended))).MoveToOuterDisposeScope();
+        var attended = KeptScalars.Add(hidden, self_attn.Forward(input_layernorm.call(hidden), cos, sin, mask, causal, cache));
+        return KeptScalars.Add(attended, mlp.call(post_attention_layernorm.call(attended))).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Transformer2.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,7 +28,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var x = input.to_type(ScalarType.Float32);
         var variance = x.square().mean([-1], keepdim: true);   // x², as x.pow(2)
-        var normed = (x * (variance + _eps).rsqrt()).to_type(input.dtype);
+        var normed = (x * KeptScalars.Add(variance, _eps).rsqrt()).to_type(input.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
     }
 

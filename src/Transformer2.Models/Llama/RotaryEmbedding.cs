@@ -1,3 +1,4 @@
+using Transformer2.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -89,6 +90,6 @@ public sealed class RotaryEmbedding
         var first = x.narrow(-1, 0, half);
         var second = x.narrow(-1, half, half);
         var rotated = cat([second.neg(), first], -1); // rotate_half: [-x2, x1]
-        return (x * cos.unsqueeze(1) + rotated * sin.unsqueeze(1)).MoveToOuterDisposeScope();
+        return KeptScalars.Add(x * cos.unsqueeze(1), rotated * sin.unsqueeze(1)).MoveToOuterDisposeScope();
     }
 }

@@ -83,8 +83,11 @@ public class TwoPassPipelineTests
     }
 
     [Test]
-    public async Task FewShotCemFindsTheMixtureThatSolvesTheTask([Values] ExpertApplicationMode mode)
+    public async Task FewShotCemFindsTheMixtureThatSolvesTheTask([Values] ExpertApplicationMode mode,
+        [Values(MixtureSemantics.Multipliers, MixtureSemantics.Parameters)] MixtureSemantics semantics)
     {
+        // These experts' vectors are raw multipliers, so Parameters semantics mixes the same numbers; in merged mode it
+        // composes each candidate instead of blending cached compositions (its mixtures are not linear in α in general).
         // '>'→'a'; 'a'→'b' is too weak in the base model (0.9 < 1), so the base answers "aaaa…". Right answer: "ab".
         var next = new Dictionary<char, char?> { ['>'] = 'a', ['a'] = 'b', ['b'] = null, ['c'] = 'z', ['z'] = null };
         var model = Model(next, new Dictionary<char, double> { ['a'] = 0.9 });
@@ -93,7 +96,8 @@ public class TwoPassPipelineTests
         var builder = Builder(model)
             .AddExpert(Expert(model, "right", "a", 1.0, 0.3))
             .AddExpert(Expert(model, "wrong", "a", 0.3, 1.0))
-            .UseFewShotDispatch(["right", "wrong"], s => s.AddTask("ab", task, shots), new SearchOptions { PopulationSize = 8, Generations = 6, Seed = 3 });
+            .UseFewShotDispatch(["right", "wrong"], s => s.AddTask("ab", task, shots), new SearchOptions { PopulationSize = 8, Generations = 6, Seed = 3 })
+            .UseMixtureSemantics(semantics);
         builder = mode == ExpertApplicationMode.Merged ? builder.UseMergedExperts() : builder.UseFactoredExperts();
         await using var t2 = builder.Build();
 

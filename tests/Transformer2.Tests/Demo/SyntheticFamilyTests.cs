@@ -76,6 +76,17 @@ public class SyntheticFamilyTests
     }
 
     [Test]
+    public void ChoiceWorkedAnswersOpenWithOneWordAfterTwoOptionsAndAfterFour()
+    {
+        // The choice expert learns to open answers with the worked-out word; choice2 must open with the same one for it to carry over.
+        var random = new Random(3);
+        var problems = Enumerable.Range(0, 40).SelectMany(_ => new[] { new ChoiceFamily(false).Draw(random), new ChoiceFamily(true).Draw(random) }).ToList();
+        Assert.That(problems.Select(p => p.Solution.Split(' ')[0]).Distinct(), Is.EqualTo(new[] { "Check" }));
+        Assert.That(problems.Select(p => p.Solution.Split(' ')[1]).Distinct().Order(), Is.EqualTo(new[] { "larger:", "largest:", "smallest:" }));
+        Assert.That(problems, Has.All.Matches<SyntheticProblem>(p => p.Careless.StartsWith("Answer: ", StringComparison.Ordinal)));
+    }
+
+    [Test]
     public void ThePretrainingMixtureRendersEachItemWithItsOwnTaskAndMislabelsSomeClassifications()
     {
         var suite = new DemoSuite(7, DemoScale.Full);

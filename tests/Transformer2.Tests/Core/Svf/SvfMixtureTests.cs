@@ -32,6 +32,28 @@ public class SvfMixtureTests
     }
 
     [Test]
+    public void ParametersSemanticsMapsTheMixedVectorsThroughTheParameterization()
+    {
+        using var scope = NewDisposeScope();
+        var a = Expert(1, ("w", 6));
+        var b = Expert(2, ("w", 6));
+        var parameterization = new SvfParameterization { MaxMultiplier = 2 };
+        var mixed = SvfMixer.Mix(new[] { a, b }, MixtureWeights.Global(new[] { 1.0, 1.0 }), parameterization, MixtureSemantics.Parameters);
+        Assert.That(MaxAbs(mixed["w"], (a["w"] + b["w"]).sigmoid() * 2), Is.LessThan(1e-6), "both experts' changes to p add up");
+        var alone = SvfMixer.Mix(new[] { a, b }, MixtureWeights.Global(new[] { 1.0, 0.0 }), parameterization, MixtureSemantics.Parameters);
+        Assert.That(MaxAbs(alone["w"], parameterization.Multiplier(a["w"])), Is.LessThan(1e-6), "α = (1, 0) is expert 1 as a single expert applies it");
+    }
+
+    [Test]
+    public void ParametersSemanticsHasNoBlendingBasis()
+    {
+        using var scope = NewDisposeScope();
+        var experts = new[] { Expert(1, ("w", 6)), Expert(2, ("w", 6)) };
+        var ex = Assert.Throws<ArgumentException>(() => SvfMixer.MixingBasis(experts, SvfParameterization.Default, MixtureSemantics.Parameters));
+        Assert.That(ex!.Message, Does.Contain("Parameters").And.Contain("not linear"));
+    }
+
+    [Test]
     public void NormalisationAndPerMatrixWeights()
     {
         var global = MixtureWeights.Global(new[] { 1.0, 3.0 }, normalize: true);
