@@ -31,10 +31,11 @@ public static class DemoPipeline
     /// math → arith, code → code, reasoning → choice; <paramref name="merged"/> composes each expert's weights once
     /// (<see cref="TransformerSquaredBuilder.UseMergedExperts"/>) instead of the default factored path; <paramref name="int8"/>
     /// stores the projections SVF does not adapt as int8 blocks (<see cref="TransformerSquaredBuilder.UseInt8Weights"/>);
-    /// few-shot dispatch searches on the first <paramref name="fewShotExamples"/> validation items of each unseen family.
+    /// few-shot dispatch searches on the first <paramref name="fewShotExamples"/> validation items of each unseen family, with one α
+    /// per expert or, with <paramref name="perMatrix"/>, one per expert per adapted matrix (the authors' few-shot script).
     /// </summary>
     public static TransformerSquared Build(string modelFolder, string expertsFolder, DispatchMode mode, DemoSuite suite, SearchOptions? search = null, bool merged = false,
-        bool int8 = false, int fewShotExamples = FewShotExamples, MixtureSemantics semantics = MixtureSemantics)
+        bool int8 = false, int fewShotExamples = FewShotExamples, MixtureSemantics semantics = MixtureSemantics, bool perMatrix = false)
     {
         ArgumentNullException.ThrowIfNull(suite);
         var builder = new TransformerSquaredBuilder()
@@ -52,7 +53,7 @@ public static class DemoPipeline
             DispatchMode.FewShot => builder.UseFewShotDispatch(suite.Training.Select(t => t.Name).ToList(), strategy =>
             {
                 foreach (var task in suite.Unseen) strategy.AddTask(task.Name, task, task.GetItems(TaskSplit.Valid).Take(fewShotExamples).ToList());
-            }, search ?? new SearchOptions { PopulationSize = 16, Generations = 8, Seed = suite.Seed }),
+            }, search ?? new SearchOptions { PopulationSize = 16, Generations = 8, Seed = suite.Seed }, perMatrixWeights: perMatrix),
             _ => builder,
         };
         return builder.Build();

@@ -66,7 +66,8 @@ internal static class DemoCommands
                 }
                 var shots = (Option(args, "--shots") ?? "8,16,32").Split(',').Select(v => Integer("--shots", v.Trim())).ToList();
                 int population = OptionalInt(args, "--population") ?? 16, generations = OptionalInt(args, "--generations") ?? 8;
-                await DemoConsole.RunAsync(console => DemoFewShotTuning.RunAsync(model, ExpertsFolder(model), shots, population, generations, semantics, console, cancel.Token));
+                await DemoConsole.RunAsync(console => DemoFewShotTuning.RunAsync(model, ExpertsFolder(model), shots, population, generations, semantics,
+                    args.Contains("--per-matrix"), console, cancel.Token));
                 return 0;
             case "probe":
                 await DemoConsole.RunAsync(console => DemoReport.ProbeAsync(model, Option(args, "--experts") ?? ExpertsFolder(model), Semantics(args), console, cancel.Token));
@@ -84,7 +85,7 @@ internal static class DemoCommands
             case "custom-task":
                 return await DemoSamples.CustomTaskAsync(model, cancel.Token);
             default:
-                Console.Error.WriteLine($"Unknown command '{command}'. Use: main [--int8] | few-shot-tune [--shots 8,16,32] [--population N] [--generations N] [--grid family:first,second [--steps N]] [--semantics NAME] | train-base [--seed N] [--epochs N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
+                Console.Error.WriteLine($"Unknown command '{command}'. Use: main [--int8] | few-shot-tune [--shots 8,16,32] [--population N] [--generations N] [--grid family:first,second [--steps N]] [--semantics NAME] [--per-matrix] | train-base [--seed N] [--epochs N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
                     "evaluate [--out FILE] [--seed N] [--tables 1,2,3,4] [--experts FOLDER] | evaluate-experts [--experts FOLDER] | probe [--experts FOLDER] [--semantics NAME] | lora-ranks [--experts FOLDER] | chat [QUESTION] | custom-task  [--model FOLDER]");
                 return 2;
         }

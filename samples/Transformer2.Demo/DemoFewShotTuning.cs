@@ -87,7 +87,7 @@ internal static class DemoFewShotTuning
     }
 
     public static async Task RunAsync(string modelFolder, string expertsFolder, IReadOnlyList<int> shots, int population, int generations, MixtureSemantics semantics,
-        DemoConsole console, CancellationToken cancellationToken)
+        bool perMatrix, DemoConsole console, CancellationToken cancellationToken)
     {
         var suite = new DemoSuite();
         var rows = new List<string>();
@@ -110,7 +110,7 @@ internal static class DemoFewShotTuning
         foreach (int count in shots)
         {
             var search = new SearchOptions { PopulationSize = population, Generations = generations, Seed = suite.Seed };
-            await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.FewShot, suite, search, fewShotExamples: count, semantics: semantics);
+            await using var t2 = DemoPipeline.Build(modelFolder, expertsFolder, DispatchMode.FewShot, suite, search, fewShotExamples: count, semantics: semantics, perMatrix: perMatrix);
             foreach (var task in suite.Unseen)
             {
                 var took = await DemoPipeline.TimeAsync(() => t2.AdaptToTaskAsync(task.Name, null, cancellationToken));
@@ -118,7 +118,7 @@ internal static class DemoFewShotTuning
                 var result = await DemoPipeline.EvaluateAsync(t2, task, Holdout(task), "few-shot", new AnswerOptions { TaskKey = task.Name }, cancellationToken);
                 string weights = DemoReport.Weights(plan);
                 rows.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"| {task.Name} | CEM {count} shots, population {population}, {generations} generations ({took.TotalSeconds:F0} s) | {result.Correct}/{result.Total} | {weights} |"));
+                    $"| {task.Name} | CEM {count} shots, population {population}, {generations} generations{(perMatrix ? ", α per matrix" : "")} ({took.TotalSeconds:F0} s) | {result.Correct}/{result.Total} | {weights} |"));
                 console.Line(rows[^1]);
             }
         }

@@ -7,12 +7,20 @@ namespace Transformer2.Core;
 /// Additions that never build a Scalar per call. TorchSharp's <c>a + b</c> is <c>a.add(b, 1)</c>: the implicit Scalar
 /// for 1 is unreachable once its handle is read, so a garbage collection during the native call can let the finalizer
 /// thread free it while libtorch still reads it (seen as "Expected false to be true … toFloat" from <c>add</c> in a
-/// REINFORCE rollout). The Scalars here live for the process, so the per-token paths pass them instead.
+/// REINFORCE rollout). The Scalars here live for the process, so the model's forward pass (decoder residuals, rotary
+/// embedding, RMSNorm, position ids, the sliding-window mask) and the SVF layer's bias pass them instead. Sampling's
+/// logits processors and the trainers' losses still build implicit Scalars (once per step, not per layer).
 /// </summary>
 internal static class KeptScalars
 {
     /// <summary>The Scalar 1, never finalized.</summary>
     public static readonly Scalar One = 1.ToScalar();
+
+    /// <summary>The Scalar 0, never finalized.</summary>
+    public static readonly Scalar Zero = 0.ToScalar();
+
+    /// <summary>The Scalar −1, never finalized.</summary>
+    public static readonly Scalar MinusOne = (-1).ToScalar();
 
     /// <summary><paramref name="left"/> + <paramref name="right"/>, element-wise.</summary>
     public static Tensor Add(Tensor left, Tensor right) => left.add(right, One);

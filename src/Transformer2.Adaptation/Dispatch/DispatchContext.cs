@@ -41,7 +41,7 @@ public sealed class DispatchContext
     /// <summary>Generates for prompts already prepared; <paramref name="embedder"/> (for these rows) defaults to running the vision tower.</summary>
     internal async Task<IReadOnlyList<(string Text, GenerationResult Result, int PromptTokens)>> GenerateAsync(
         AdaptationPlan plan, IReadOnlyList<PreparedPrompt> prompts, PromptEmbedder? embedder, int maxNewTokens, IReadOnlyList<string>? stopStrings,
-        CancellationToken cancellationToken, Core.Svf.SvfBlendCache? blend)
+        CancellationToken cancellationToken, Core.Svf.SvfBlendCache? blend, bool cacheComposition = true)
     {
         embedder ??= _backbone.Embedder(prompts);
         var ids = prompts.Select(p => (IReadOnlyList<int>)p.Ids).ToList();
@@ -51,7 +51,7 @@ public sealed class DispatchContext
             StopTokenIds = _backbone.Tokenizer.EosIds.ToList(),
             StopStrings = stopStrings ?? [],
         };
-        using var lease = await _applier.AcquireAsync(plan, cancellationToken, blend).ConfigureAwait(false);
+        using var lease = await _applier.AcquireAsync(plan, cancellationToken, blend, cacheComposition).ConfigureAwait(false);
         IReadOnlyList<GenerationResult> results;
         using (lease.Enter())
         using (TorchSharp.torch.no_grad())

@@ -121,10 +121,14 @@ public sealed class FewShotStrategy : IDispatchStrategy
             async ValueTask<CandidateFitness> Fitness(IReadOnlyList<double> candidate, CancellationToken ct)
             {
                 var weights = Weights(candidate, k, targets);
-                // All-zero weights leave W' undefined (ΣS⊙z' = 0); the authors' code composes NaNs there and scores 0.
-                if ((weights.Targets ?? ["*"]).Any(t => weights.For(t).All(a => a == 0))) return new CandidateFitness(0);
+                // All-zero weights leave W' undefined (ΣS⊙z' = 0); the authors' code composes NaNs there and scores 0. Under
+                // Parameters semantics they are sigmoid(0) everywhere, a constant multiplier: the base model, a valid candidate.
+                if (context.Applier.Semantics != MixtureSemantics.Parameters && (weights.Targets ?? ["*"]).Any(t => weights.For(t).All(a => a == 0)))
+                    return new CandidateFitness(0);
                 var plan = AdaptationPlan.Mixture(_experts, weights);
-                var outputs = await context.GenerateAsync(plan, prompts, images?.Embed, entry.Task.Generation.MaxNewTokens, entry.Task.Generation.StopStrings, ct, blend).ConfigureAwait(false);
+                // Candidates are short-lived: composed per candidate when they cannot be blended, never cached.
+                var outputs = await context.GenerateAsync(plan, prompts, images?.Embed, entry.Task.Generation.MaxNewTokens, entry.Task.Generation.StopStrings, ct, blend,
+                    cacheComposition: false).ConfigureAwait(false);
                 int correct = 0;
                 double logLikelihood = 0;
                 for (int i = 0; i < outputs.Count; i++)

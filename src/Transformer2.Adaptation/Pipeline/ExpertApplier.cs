@@ -32,9 +32,11 @@ internal sealed class ExpertApplier : IDisposable
     /// <summary>
     /// Waits until <paramref name="plan"/> can be put into effect and returns a lease on it. In merged mode leases that
     /// need weights are held one at a time. Call <see cref="Lease.Enter"/> in the method that runs the forwards.
-    /// <paramref name="blend"/>, for merged mixtures of the experts it was built for, replaces composition by blending.
+    /// <paramref name="blend"/>, for merged mixtures of the experts it was built for, replaces composition by blending;
+    /// <paramref name="cacheComposition"/> false composes a merged plan for this lease only (search candidates, which would
+    /// otherwise push the experts' compositions out of the cache).
     /// </summary>
-    public async ValueTask<Lease> AcquireAsync(AdaptationPlan plan, CancellationToken cancellationToken, SvfBlendCache? blend = null)
+    public async ValueTask<Lease> AcquireAsync(AdaptationPlan plan, CancellationToken cancellationToken, SvfBlendCache? blend = null, bool cacheComposition = true)
     {
         if (_mode == ExpertApplicationMode.Factored)
         {
@@ -67,7 +69,8 @@ internal sealed class ExpertApplier : IDisposable
                 }
                 return new Lease(this, new Dictionary<string, Tensor>(), targets, null, holdsGate: true);
             }
-            var weights = _composed.GetOrCompose(plan.Key, () => Compose(plan), out bool owned);
+            bool owned = true;
+            var weights = cacheComposition ? _composed.GetOrCompose(plan.Key, () => Compose(plan), out owned) : Compose(plan);
             foreach (var (target, w) in weights) _backbone.Layers[target].MergeComposed(w);
             return new Lease(this, new Dictionary<string, Tensor>(), weights.Keys.ToList(), owned ? weights.Values.ToList() : null, holdsGate: true);
         }

@@ -18,7 +18,8 @@ public enum MixtureSemantics
     /// Mix the trained vectors like the authors' code, z' = f(Σₖ αₖ·pₖ), then map the sum through the experts' own
     /// parameterisation f (sigmoid(p)·maxMult), as a single expert is applied. α = (1, 0, …) is exactly expert 1, and
     /// α = (1, 1) adds both experts' changes to p at full strength instead of averaging them, which the renormalised
-    /// multiplier mixtures above cannot do (ΣS/Σ(S⊙z') removes any common scale of α).
+    /// multiplier mixtures above cannot do (ΣS/Σ(S⊙z') removes any common scale of α); it also doubles their shared
+    /// starting value (sigmoid(2·p₀ + Δ₁ + Δ₂) with p₀ = 0.1 by default), a near-constant factor the renormalisation absorbs.
     /// </summary>
     Parameters,
 }

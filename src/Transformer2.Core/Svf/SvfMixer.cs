@@ -10,8 +10,8 @@ public static class SvfMixer
     /// </summary>
     /// <param name="experts">Each expert's raw vectors p, keyed by target name; all must have the same keys and lengths.</param>
     /// <param name="weights">α, global or per matrix.</param>
-    /// <param name="parameterization">How each expert's p maps to its multiplier (used by <see cref="MixtureSemantics.Multipliers"/>).</param>
-    /// <param name="semantics">Paper (mix multipliers) or authors' code (mix raw p, use as multiplier).</param>
+    /// <param name="parameterization">How p maps to a multiplier (each expert's p under <see cref="MixtureSemantics.Multipliers"/>, the sum under <see cref="MixtureSemantics.Parameters"/>).</param>
+    /// <param name="semantics">Paper (mix multipliers), authors' code (mix raw p, use as multiplier), or mix raw p and map the sum through the parameterisation.</param>
     /// <returns>Multipliers (fp32), owned by the caller.</returns>
     public static Dictionary<string, Tensor> Mix(
         IReadOnlyList<IReadOnlyDictionary<string, Tensor>> experts,

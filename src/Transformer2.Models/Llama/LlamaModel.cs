@@ -1,4 +1,5 @@
 using TorchSharp;
+using Transformer2.Core;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -61,7 +62,7 @@ public sealed class LlamaModel : nn.Module
         var dtype = embed_tokens.weight.dtype;
 
         positionIds ??= attentionMask is not null
-            ? (attentionMask.to_type(ScalarType.Int64).cumsum(-1) - 1).clamp_min(0).narrow(1, past, length) // [B, T]
+            ? KeptScalars.Add(attentionMask.to_type(ScalarType.Int64).cumsum(-1), KeptScalars.MinusOne).clamp_min(KeptScalars.Zero).narrow(1, past, length) // [B, T]
             : arange(past, total, ScalarType.Int64, device).unsqueeze(0).expand(batch, length);
         var (cos, sin) = _rotary.Compute(positionIds.to(device), dtype);
         var (mask, causal) = BuildMask(attentionMask, past, length, dtype, device);
@@ -88,7 +89,11 @@ public sealed class LlamaModel : nn.Module
         var queries = arange(past, total, ScalarType.Int64, device).unsqueeze(1); // [T, 1]
         var keys = arange(0, total, ScalarType.Int64, device).unsqueeze(0); // [1, S]
         var allowed = keys.le(queries); // [T, S]
-        if (_config.SlidingWindow is { } w) allowed = allowed.logical_and((queries - keys).lt(w));
+        if (_config.SlidingWindow is { } w)
+        {
+            using var windowSize = w.ToScalar();
+            allowed = allowed.logical_and((queries - keys).lt(windowSize));   // tensor − tensor passes no Scalar
+        }
         allowed = allowed.unsqueeze(0).unsqueeze(0); // [1, 1, T, S]
         if (attentionMask is not null)
             allowed = allowed.logical_and(attentionMask.to(device).ne(0).unsqueeze(1).unsqueeze(1)); // [B, 1, T, S]

@@ -1,6 +1,6 @@
-using Transformer2.Core;
 using TorchSharp;
 using TorchSharp.Modules;
+using Transformer2.Core;
 using static TorchSharp.torch;
 
 namespace Transformer2.Models.Llama;

@@ -1,5 +1,5 @@
-using Transformer2.Core;
 using TorchSharp;
+using Transformer2.Core;
 using static TorchSharp.torch;
 
 namespace Transformer2.Models.Llama;

@@ -83,6 +83,34 @@ public class TwoPassPipelineTests
     }
 
     [Test]
+    public async Task ParametersMixturesOfSigmoidExpertsAnswerAlikeMergedAndFactored()
+    {
+        // The same experts as sigmoid-parameterised vectors (sigmoid(p)·2 = z), so Parameters semantics maps the *sum* of p.
+        var next = new Dictionary<char, char?> { ['>'] = 'a', ['a'] = 'b', ['b'] = null, ['c'] = 'z', ['z'] = null };
+        var model = Model(next, new Dictionary<char, double> { ['a'] = 0.9 });
+        Expert Sigmoid(Expert raw)
+        {
+            var z = raw.Vectors[DownProj];
+            var p = (z / (2 - z)).log();
+            return new Expert(raw.Metadata with { Parameterization = SvfParameterization.Default with { MaxMultiplier = 2 } }, [new(DownProj, p)]);
+        }
+        var answers = new List<string>();
+        foreach (var mode in new[] { ExpertApplicationMode.Merged, ExpertApplicationMode.Factored })
+            foreach (var weights in new[] { new[] { 1.0, 0.0 }, new[] { 1.0, 1.0 }, new[] { 0.0, 1.0 } })
+            {
+                var builder = Builder(model)
+                    .AddExpert(Sigmoid(Expert(model, "right", "a", 1.0, 0.3)))
+                    .AddExpert(Sigmoid(Expert(model, "wrong", "a", 0.3, 1.0)))
+                    .UseMixtureSemantics(MixtureSemantics.Parameters);
+                await using var t2 = (mode == ExpertApplicationMode.Merged ? builder.UseMergedExperts() : builder.UseFactoredExperts()).Build();
+                var plan = AdaptationPlan.Mixture(["right", "wrong"], MixtureWeights.Global(weights));
+                answers.Add((await t2.AnswerAsync(Ask("cc"), new AnswerOptions { Plan = plan })).Answer);
+            }
+        Assert.That(answers[0], Is.EqualTo("ab"), "α = (1, 0) is the right expert alone, as it is applied on its own");
+        Assert.That(answers.Skip(3), Is.EqualTo(answers.Take(3)), "merged and factored modes compose the same mixtures");
+    }
+
+    [Test]
     public async Task FewShotCemFindsTheMixtureThatSolvesTheTask([Values] ExpertApplicationMode mode,
         [Values(MixtureSemantics.Multipliers, MixtureSemantics.Parameters)] MixtureSemantics semantics)
     {
