@@ -200,8 +200,8 @@ internal static class DemoReport
                     _ => null,
                 };
                 results[task.Name] = await EvaluateAsync(console, t2, task, name, options, cancellationToken);
-                // The two-skill family under each expert alone: what a few-shot mixture has to beat.
-                if (mode == DispatchMode.Fixed && task.Family is TwoSkillFamily && (tables is null || tables.Contains(2)))
+                // The two-skill family under each expert alone: what a few-shot mixture has to beat (Fixed runs only for Table 2).
+                if (mode == DispatchMode.Fixed && task.Family is TwoSkillFamily)
                     foreach (var expert in suite.Training)
                         singles[(task.Name, expert.Name)] = await EvaluateAsync(console, t2, task, $"{expert.Name} expert", new AnswerOptions { Plan = AdaptationPlan.Single(expert.Name) }, cancellationToken);
             }

@@ -106,8 +106,9 @@ public sealed class FewShotStrategy : IDispatchStrategy
             int columns = _perMatrix ? targets.Count : 1;
             var initial = Enumerable.Repeat(1.0 / k, k * columns).ToArray();
 
-            // Blending cached compositions needs mixtures linear in α; Parameters semantics composes each candidate instead.
-            using var blend = context.Applier.Mode == ExpertApplicationMode.Merged && context.Applier.Semantics != MixtureSemantics.Parameters
+            // Blending cached compositions needs mixtures linear in α; otherwise each candidate is composed.
+            bool linear = SvfMixer.IsLinearInWeights(context.Applier.Semantics);
+            using var blend = context.Applier.Mode == ExpertApplicationMode.Merged && linear
                 ? new SvfBlendCache(
                     targets.ToDictionary(t => t, t => context.Backbone.Layers[t], StringComparer.Ordinal),
                     SvfMixer.MixingBasis(experts.Select(e => e.Vectors).ToList(), experts[0].Metadata.Parameterization, context.Applier.Semantics)
@@ -123,7 +124,7 @@ public sealed class FewShotStrategy : IDispatchStrategy
                 var weights = Weights(candidate, k, targets);
                 // All-zero weights leave W' undefined (ΣS⊙z' = 0); the authors' code composes NaNs there and scores 0. Under
                 // Parameters semantics they are sigmoid(0) everywhere, a constant multiplier: the base model, a valid candidate.
-                if (context.Applier.Semantics != MixtureSemantics.Parameters && (weights.Targets ?? ["*"]).Any(t => weights.For(t).All(a => a == 0)))
+                if (linear && (weights.Targets ?? ["*"]).Any(t => weights.For(t).All(a => a == 0)))
                     return new CandidateFitness(0);
                 var plan = AdaptationPlan.Mixture(_experts, weights);
                 // Candidates are short-lived: composed per candidate when they cannot be blended, never cached.

@@ -45,12 +45,19 @@ public static class SvfMixer
         return mixed;
     }
 
+    /// <summary>
+    /// Whether mixtures under <paramref name="semantics"/> are linear in α: then they can be blended from per-expert
+    /// compositions (<see cref="MixingBasis"/>), and α = 0 leaves z' = 0, where W' is undefined. Under
+    /// <see cref="MixtureSemantics.Parameters"/> neither holds (α = 0 gives sigmoid(0), a constant: the base weights).
+    /// </summary>
+    public static bool IsLinearInWeights(MixtureSemantics semantics) => semantics != MixtureSemantics.Parameters;
+
     /// <summary>Each expert's multiplier zₖ per target, in the space <paramref name="semantics"/> mixes (for <see cref="SvfBlendCache"/>).</summary>
     /// <exception cref="ArgumentException"><paramref name="semantics"/> is <see cref="MixtureSemantics.Parameters"/>, whose mixtures are not linear in α.</exception>
     public static List<Dictionary<string, Tensor>> MixingBasis(
         IReadOnlyList<IReadOnlyDictionary<string, Tensor>> experts, SvfParameterization parameterization, MixtureSemantics semantics)
     {
-        if (semantics == MixtureSemantics.Parameters)
+        if (!IsLinearInWeights(semantics))
             throw new ArgumentException("MixtureSemantics.Parameters maps Σ αₖ·pₖ through the sigmoid, so its mixtures are not linear in α and have no blending basis; compose them directly.", nameof(semantics));
         CheckSameTargets(experts);
         return experts.Select(e => e.ToDictionary(

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Transformer2.Core;
 using static TorchSharp.torch;
 
 namespace Transformer2.Models.Generation;
@@ -6,10 +7,6 @@ namespace Transformer2.Models.Generation;
 /// <summary>The token-choice rules of <see cref="GenerationOptions"/>, on float32 logits [B, V].</summary>
 internal static class LogitsProcessor
 {
-    // One Scalar for the process: an implicit per-call one is unreachable once its handle is passed, and the finalizer
-    // thread can free it during the native call (see LlamaModel.BuildMask).
-    static readonly Scalar MinusInfinity = double.NegativeInfinity.ToScalar();
-
     /// <summary>Divides positive and multiplies negative logits of every id in <paramref name="seen"/> [B, S] by <paramref name="penalty"/>.</summary>
     public static Tensor RepetitionPenalty(Tensor logits, Tensor seen, double penalty)
     {
@@ -27,7 +24,7 @@ internal static class LogitsProcessor
         if (k >= logits.shape[1]) return logits.clone().MoveToOuterDisposeScope();
         var (values, _) = logits.topk(k, dim: 1);
         var threshold = values.narrow(1, k - 1, 1); // [B, 1]
-        return logits.masked_fill(logits.lt(threshold), MinusInfinity).MoveToOuterDisposeScope();
+        return logits.masked_fill(logits.lt(threshold), KeptScalars.MinusInfinity).MoveToOuterDisposeScope();
     }
 
     /// <summary>Keeps the smallest set of most likely tokens whose probability reaches <paramref name="p"/> (at least one), sets the rest to -inf.</summary>
@@ -39,7 +36,7 @@ internal static class LogitsProcessor
         var before = probabilities.cumsum(1) - probabilities; // mass of strictly more likely tokens
         var dropSorted = before.ge(p);
         var drop = zeros_like(dropSorted).scatter_(1, order, dropSorted); // back to vocabulary order
-        return logits.masked_fill(drop, MinusInfinity).MoveToOuterDisposeScope();
+        return logits.masked_fill(drop, KeptScalars.MinusInfinity).MoveToOuterDisposeScope();
     }
 
     /// <summary>Chooses the next token of each row: greedy when temperature is 0, otherwise sampled. Returns int64 [B].</summary>

@@ -51,6 +51,8 @@ public class SvfMixtureTests
         var experts = new[] { Expert(1, ("w", 6)), Expert(2, ("w", 6)) };
         var ex = Assert.Throws<ArgumentException>(() => SvfMixer.MixingBasis(experts, SvfParameterization.Default, MixtureSemantics.Parameters));
         Assert.That(ex!.Message, Does.Contain("Parameters").And.Contain("not linear"));
+        Assert.That(SvfMixer.IsLinearInWeights(MixtureSemantics.Parameters), Is.False);
+        Assert.That(SvfMixer.IsLinearInWeights(MixtureSemantics.Multipliers) && SvfMixer.IsLinearInWeights(MixtureSemantics.AuthorsRawVectors), Is.True);
     }
 
     [Test]
