@@ -40,7 +40,9 @@ public sealed class ChoiceFamily(bool hard) : SyntheticFamily
         // same after two options and after four: what the choice expert learns to prefer there carries over to choice2
         // ("Larger:" vs "Largest:"/"Smallest:" were different first tokens, and it did not). It does not start with "The":
         // arithmetic's careless answer does ("The answer is 13."), and inside the two-skill family a choice expert that
-        // pushed answers towards "The" made the arithmetic line careless.
+        // pushed answers towards "The" made the arithmetic line careless. Value first: the letter first ("Check largest: C) 93")
+        // and the value then the letter ("Check (largest) 93 is C.") were piloted and did not make four-option answers more
+        // reliable (docs/results.md, "How we got here").
         string working = $"Check {goal}: {values[best].ToString(CultureInfo.InvariantCulture)}.";
         return new SyntheticProblem(text.ToString(), $"{working} Answer: {Letter(best)}", $"Answer: {Letter(wrong)}", Letter(best).ToString(), [favoured]);
     }

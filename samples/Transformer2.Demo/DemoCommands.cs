@@ -85,7 +85,7 @@ internal static class DemoCommands
             case "custom-task":
                 return await DemoSamples.CustomTaskAsync(model, cancel.Token);
             default:
-                Console.Error.WriteLine($"Unknown command '{command}'. Use: main [--int8] | few-shot-tune [--shots 8,16,32] [--population N] [--generations N] [--grid family:first,second [--steps N]] [--semantics NAME] [--per-matrix] | train-base [--seed N] [--epochs N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--experts FOLDER] | " +
+                Console.Error.WriteLine($"Unknown command '{command}'. Use: main [--int8] | few-shot-tune [--shots 8,16,32] [--population N] [--generations N] [--grid family:first,second [--steps N]] [--semantics NAME] [--per-matrix] | train-base [--seed N] [--epochs N] [--out FOLDER] | train-experts [--only a,b] [--seed N] [--kl LAMBDA] [--experts FOLDER] | " +
                     "evaluate [--out FILE] [--seed N] [--tables 1,2,3,4] [--experts FOLDER] | evaluate-experts [--experts FOLDER] | probe [--experts FOLDER] [--semantics NAME] | lora-ranks [--experts FOLDER] | chat [QUESTION] | custom-task  [--model FOLDER]");
                 return 2;
         }
@@ -132,10 +132,11 @@ internal static class DemoCommands
         var (model, tokenizer) = DemoStages.LoadWithSvf(folder);
         using var _ = model;
         var options = ExpertOptions(suite, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))));
-        if (Option(args, "--iterations") is { } iterations) options = options with { Iterations = int.Parse(iterations, CultureInfo.InvariantCulture) };
-        if (Option(args, "--lr") is { } lr) options = options with { LearningRate = double.Parse(lr, CultureInfo.InvariantCulture) };
-        if (Option(args, "--temperature") is { } t) options = options with { Temperature = double.Parse(t, CultureInfo.InvariantCulture) };
+        if (Option(args, "--iterations") is { } iterations) options = options with { Iterations = Integer("--iterations", iterations) };
+        if (Option(args, "--lr") is { } lr) options = options with { LearningRate = Number("--lr", lr) };
+        if (Option(args, "--temperature") is { } t) options = options with { Temperature = Number("--temperature", t) };
         if (OptionalInt(args, "--seed") is { } seed) options = options with { Seed = seed };
+        if (Option(args, "--kl") is { } kl) options = options with { KlCoefficient = Number("--kl", kl) };
         // Only the bundled model's curves belong in docs/; a side run (another seed, another model) keeps them beside its experts.
         if (Option(args, "--experts") is { } target) expertsFolder = target;
         string curvesFolder = IsBundled(folder) && Option(args, "--experts") is null ? CurvesFolder() : expertsFolder;
@@ -234,6 +235,10 @@ internal static class DemoCommands
         string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model)), Path.TrimEndingDirectorySeparator(FindBundledModel()), StringComparison.Ordinal);
 
     static int? OptionalInt(string[] args, string name) => Option(args, name) is { } value ? Integer(name, value) : null;
+
+    static double Number(string name, string value) => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double parsed) && double.IsFinite(parsed)
+        ? parsed
+        : throw new ArgumentException($"{name} expects a number, got '{value}'.");
 
     static int Integer(string name, string value) => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int parsed)
         ? parsed
