@@ -132,11 +132,11 @@ internal static class DemoCommands
         var (model, tokenizer) = DemoStages.LoadWithSvf(folder);
         using var _ = model;
         var options = ExpertOptions(suite, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))));
-        if (Option(args, "--iterations") is { } iterations) options = options with { Iterations = Integer("--iterations", iterations) };
-        if (Option(args, "--lr") is { } lr) options = options with { LearningRate = Number("--lr", lr) };
-        if (Option(args, "--temperature") is { } t) options = options with { Temperature = Number("--temperature", t) };
+        if (OptionalInt(args, "--iterations") is { } iterations) options = options with { Iterations = iterations };
+        if (OptionalNumber(args, "--lr") is { } lr) options = options with { LearningRate = lr };
+        if (OptionalNumber(args, "--temperature") is { } t) options = options with { Temperature = t };
         if (OptionalInt(args, "--seed") is { } seed) options = options with { Seed = seed };
-        if (Option(args, "--kl") is { } kl) options = options with { KlCoefficient = Number("--kl", kl) };
+        if (OptionalNumber(args, "--kl") is { } kl) options = options with { KlCoefficient = kl };
         // Only the bundled model's curves belong in docs/; a side run (another seed, another model) keeps them beside its experts.
         if (Option(args, "--experts") is { } target) expertsFolder = target;
         string curvesFolder = IsBundled(folder) && Option(args, "--experts") is null ? CurvesFolder() : expertsFolder;
@@ -235,6 +235,8 @@ internal static class DemoCommands
         string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model)), Path.TrimEndingDirectorySeparator(FindBundledModel()), StringComparison.Ordinal);
 
     static int? OptionalInt(string[] args, string name) => Option(args, name) is { } value ? Integer(name, value) : null;
+
+    static double? OptionalNumber(string[] args, string name) => Option(args, name) is { } value ? Number(name, value) : null;
 
     static double Number(string name, string value) => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double parsed) && double.IsFinite(parsed)
         ? parsed
