@@ -16,7 +16,7 @@ public static partial class CustomTaskExpertSample
     {
         string modelFolder = args.Length > 0 ? args[0] : BundledModel();
         // The trainer keeps its best expert and a resumable state here: stop with Ctrl+C, run again and it carries on
-        // (delete the folder to start afresh, e.g. after changing the reward).
+        // (delete the folder to start afresh, e.g. after changing the reward; a state saved for another base model is refused).
         string workFolder = args.Length > 1 ? args[1] : Path.Combine(Path.GetTempPath(), "t2-samples", ExpertName);
 
         // 1. The task: items carry whatever the reward needs (here the reference answer), the reward is any function.

@@ -34,6 +34,15 @@ public static class WeightsFingerprint
         return Combine(digests);
     }
 
+    /// <summary>The fingerprint of tensors already in memory, keyed by name: the same digest <see cref="Compute"/> gives for them.</summary>
+    /// <param name="weights">Named weights (any device; the sampled values are read on the CPU).</param>
+    /// <returns><c>sha256:</c> followed by 64 hex digits.</returns>
+    public static string Of(IReadOnlyDictionary<string, torch.Tensor> weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        return Combine(weights.ToDictionary(w => w.Key, w => MatrixDigest(w.Key, w.Value), StringComparer.Ordinal));
+    }
+
     /// <summary>The digest of one weight: name, dtype, shape and a strided value sample.</summary>
     internal static string MatrixDigest(string name, torch.Tensor weight)
     {

@@ -114,7 +114,7 @@ public sealed class ReinforceTrainer : IDisposable
         if (options.OutputFolder is { } folder)
         {
             Directory.CreateDirectory(folder);
-            checkpoint = new TrainingCheckpoint(folder);
+            checkpoint = new TrainingCheckpoint(folder, TrainingCheckpoint.FingerprintOf(model));
         }
         return (model, tokenizer, template, task, options, logger ?? NullLogger.Instance, policy, adam, train, valid, checkpoint);
     }

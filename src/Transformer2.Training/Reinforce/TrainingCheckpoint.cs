@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Transformer2.Core.IO;
+using Transformer2.Core.Svd;
+using Transformer2.Models.Llama;
 using static TorchSharp.torch;
 
 namespace Transformer2.Training.Reinforce;
@@ -8,7 +10,9 @@ namespace Transformer2.Training.Reinforce;
 /// The files of a training run: the best policy (an SVF expert or a PEFT adapter), the resumable state and the learning curve, each written atomically
 /// so that a run cancelled or killed at any point leaves the last complete version of every file.
 /// </summary>
-internal sealed class TrainingCheckpoint(string folder)
+/// <param name="folder">Where the files go.</param>
+/// <param name="baseModel">The base model's <see cref="FingerprintOf"/>, saved with the state and checked on resuming.</param>
+internal sealed class TrainingCheckpoint(string folder, string baseModel)
 {
     const string StateKey = "transformer2.training_state";
 
@@ -19,7 +23,17 @@ internal sealed class TrainingCheckpoint(string folder)
     public sealed record Resumed(int Iteration, double? BestAccuracy, int BestIteration, int SinceBest,
         List<KeyValuePair<string, Tensor>> BestVectors, List<TrainingProgress> History);
 
-    sealed record StateHeader(int Iteration, long AdamStep, double? BestAccuracy, int BestIteration, int SinceBest, string[] Targets, List<TrainingProgress> History);
+    // BaseModel is null in states written before it was recorded; those resume unchecked.
+    sealed record StateHeader(int Iteration, long AdamStep, double? BestAccuracy, int BestIteration, int SinceBest, string[] Targets, List<TrainingProgress> History,
+        string? BaseModel = null);
+
+    /// <summary>
+    /// What the state records of the base model, so that a run is never resumed on another one (a folder name is not
+    /// enough: retraining a model in place keeps its name). The embedding matrix alone: it is used as loaded, while SVF
+    /// layers re-factor the MLP matrices (by an SVD whose last bits differ between devices) and may drop their dense weights.
+    /// </summary>
+    public static string FingerprintOf(LlamaForCausalLM model) =>
+        WeightsFingerprint.Of(new Dictionary<string, Tensor> { ["model.embed_tokens.weight"] = model.model.embed_tokens.weight! });
 
     public void SaveBest(ReinforceTrainer trainer, IReadOnlyList<KeyValuePair<string, Tensor>> snapshot, double accuracy, int iteration) =>
         trainer.Policy.SaveBest(folder, snapshot, new PolicySaveInfo(trainer.Options, trainer.TaskDefinition.Name, iteration, accuracy));
@@ -35,7 +49,7 @@ internal sealed class TrainingCheckpoint(string folder)
             tensors.Add(new($"adam_v.{i}", adam.SecondMoments[i]));
             tensors.Add(new($"best.{i}", best[i].Value));
         }
-        var header = new StateHeader(iteration, adam.Step, bestAccuracy, bestIteration, sinceBest, policy.Names.ToArray(), history.ToList());
+        var header = new StateHeader(iteration, adam.Step, bestAccuracy, bestIteration, sinceBest, policy.Names.ToArray(), history.ToList(), baseModel);
         SafetensorsWriter.Write(StatePath, tensors, new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(header) });
         AtomicFile.WriteAllText(CurvePath, LearningCurve.ToCsv(history));
     }
@@ -48,6 +62,9 @@ internal sealed class TrainingCheckpoint(string folder)
             throw new InvalidDataException($"{StatePath}: not a Transformer2 training state (no '{StateKey}' metadata).");
         var header = JsonSerializer.Deserialize<StateHeader>(json)
             ?? throw new InvalidDataException($"{StatePath}: empty training state.");
+        if (header.BaseModel is { } saved && saved != baseModel)
+            throw new InvalidDataException($"{StatePath}: saved while training on another base model (fingerprint {saved}; this model: {baseModel}). " +
+                "Delete the folder or use another output folder to start afresh.");
         if (!header.Targets.SequenceEqual(policy.Names))
             throw new InvalidDataException($"{StatePath}: saved for targets [{string.Join(", ", header.Targets.Take(3))}, …], this run trains [{string.Join(", ", policy.Names.Take(3))}, …]. Use another output folder.");
         using var scope = NewDisposeScope();

@@ -76,6 +76,8 @@ public class DecompositionCacheTests
         Assert.That(Directory.Exists(path + ".partial"), Is.False, "work folder removed");
         Assert.That(cache.ModelIdentity, Is.EqualTo(Identity));
         Assert.That(cache.WeightsFingerprint, Is.EqualTo(WeightsFingerprint.Compute(WeightSource.FromTensors(model), TargetSelector.Mlp)));
+        Assert.That(WeightsFingerprint.Of(model.Where(w => MlpTargets.Contains(w.Key)).ToDictionary()), Is.EqualTo(cache.WeightsFingerprint),
+            "tensors in memory get the same fingerprint as a weight source");
         Assert.That(cache.SourceDTypes["model.layers.0.mlp.up_proj.weight"], Is.EqualTo("BFloat16"));
         Assert.That(cache.VectorLengths["model.layers.1.mlp.down_proj.weight"], Is.EqualTo(8));
         Assert.That(cache.Shape("model.layers.1.mlp.down_proj.weight"), Is.EqualTo(new long[] { 8, 12 }));

@@ -73,6 +73,34 @@ public class ReinforceTrainerTests
     }
 
     [Test]
+    public async Task AStateIsNotResumedOnAnotherBaseModel()
+    {
+        // The same folder, targets and options, but a base model with other weights (as after retraining it in place,
+        // which keeps its name): resuming would continue another model's vectors and Adam moments.
+        string folder = TempFolder();
+        var options = Options(folder) with { Iterations = 2 };
+        using (var model = Model(seed: 3))
+        using (var trainer = new ReinforceTrainer(model, Tokenizer, Template, TrainerFixture.Task(), options))
+            await trainer.TrainAsync();
+        string statePath = Path.Combine(folder, "state.safetensors");
+        byte[] before = File.ReadAllBytes(statePath);
+
+        using (var other = Model(seed: 4))
+        using (var trainer = new ReinforceTrainer(other, Tokenizer, Template, TrainerFixture.Task(), options with { Iterations = 4 }))
+        {
+            var error = Assert.ThrowsAsync<InvalidDataException>(async () => await trainer.TrainAsync());
+            Assert.That(error!.Message, Does.Contain(statePath).And.Contain("another base model"));
+        }
+        Assert.That(File.ReadAllBytes(statePath), Is.EqualTo(before), "the state is left as it was");
+
+        // The model it was saved with resumes it.
+        using var same = Model(seed: 3);
+        using var resumed = new ReinforceTrainer(same, Tokenizer, Template, TrainerFixture.Task(), options with { Iterations = 4 });
+        var result = await resumed.TrainAsync();
+        Assert.That(result.History.Select(h => h.Iteration), Is.EqualTo(new[] { 1, 2, 3, 4 }), "iterations 1-2 come from the saved state");
+    }
+
+    [Test]
     public async Task SavesTheBestExpertTheStateAndTheLearningCurve()
     {
         string folder = TempFolder();
